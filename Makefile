@@ -1,0 +1,52 @@
+# reef — build, test and demo targets. `make test` is the command CI runs.
+
+GO        ?= go
+BIN       ?= bin/reef
+FUZZTIME  ?= 10s
+# Packages the tests need from Debian (bwrap sandbox, runc runtime, OCI tools,
+# apt-get download for real .deb fixtures).
+DEB_DEPS  := bubblewrap runc umoci skopeo ca-certificates dpkg-dev
+
+.PHONY: all build test unit fuzz vet fmt deps demo bench clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/reef
+
+# deps installs the system packages the tests use (CI runs as root).
+deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		missing=""; for p in $(DEB_DEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+		if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; \
+	fi
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 -timeout 20m ./...
+
+# fuzz runs every fuzz target briefly (FUZZTIME each).
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+			echo "fuzz $$pkg $$t"; \
+			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null || exit 1; \
+		done; \
+	done
+
+# test is the README's test command: formatting, vet, unit and integration
+# tests, then a short run of every fuzz target.
+test: deps vet unit fuzz
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# demo is the README's main job on the built-in example.
+demo: deps build
+	./examples/demo.sh
+
+clean:
+	rm -rf bin out
