@@ -10,7 +10,9 @@ DEBS="busybox-static hello libc6 libgcc-s1 gcc-12-base"
 
 rm -rf "$OUT" && mkdir -p "$OUT/debs" "$OUT/repo"
 echo "==> fetching Debian packages: $DEBS"
-(cd "$OUT/debs" && apt-get download $DEBS >/dev/null)
+# apt-get download needs package lists; a fresh machine may have none.
+apt-cache show hello >/dev/null 2>&1 || apt-get update -qq
+(cd "$OUT/debs" && apt-get -q -o APT::Sandbox::User=root download $DEBS >/dev/null)
 
 echo "==> generating a signing key"
 $REEF keygen "$OUT/reef-demo" >/dev/null
