@@ -5,7 +5,7 @@ BIN       ?= bin/reef
 FUZZTIME  ?= 10s
 # Packages the tests need from Debian (bwrap sandbox, runc runtime, OCI tools,
 # apt-get download for real .deb fixtures).
-DEB_DEPS  := bubblewrap runc umoci skopeo ca-certificates dpkg-dev
+DEB_DEPS  := bubblewrap runc umoci skopeo qemu-user-static ca-certificates dpkg-dev git gcc
 
 .PHONY: all build test unit fuzz vet fmt deps demo bench clean
 
@@ -47,6 +47,13 @@ bench:
 # demo is the README's main job on the built-in example.
 demo: deps build
 	./examples/demo.sh
+
+# stage0 builds the signed stage-0 repository from Debian's binary packages
+# (docs/bootstrap.md): out/stage0/x86_64/, trusted with
+# -k out/stage0/reef-stage0.rsa.pub (the key is made on the first run).
+.PHONY: stage0
+stage0: build
+	./$(BIN) bootstrap --out out/stage0
 
 clean:
 	rm -rf bin out
