@@ -8,33 +8,16 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/install"
 	"github.com/reef-dev/reef/internal/repo"
 	"github.com/reef-dev/reef/internal/solve"
 )
-
-// hostArch is the apk architecture of the machine reef runs on.
-func hostArch() string {
-	switch runtime.GOARCH {
-	case "amd64":
-		return "x86_64"
-	case "arm64":
-		return "aarch64"
-	case "386":
-		return "x86"
-	case "arm":
-		return "armv7"
-	case "loong64":
-		return "loongarch64"
-	}
-	return runtime.GOARCH
-}
 
 // defaultCacheDir is $XDG_CACHE_HOME/reef (~/.cache/reef).
 func defaultCacheDir() string {
@@ -58,7 +41,7 @@ func (r *repoFlags) register(fs *pflag.FlagSet) {
 	r.keyFlags.register(fs)
 	r.limitFlags.register(fs)
 	fs.StringArrayVarP(&r.repos, "repository-append", "r", nil, `repository: a directory, file://, http:// or https:// URL, optionally "@tag URL" (repeatable)`)
-	fs.StringVar(&r.arch, "arch", hostArch(), "architecture to resolve for")
+	fs.StringVar(&r.arch, "arch", arch.Host(), "architecture to resolve for")
 	fs.StringVar(&r.cacheDir, "cache-dir", defaultCacheDir(), "download cache")
 	fs.BoolVar(&r.offline, "offline", false, "use only the cache and local repositories")
 }

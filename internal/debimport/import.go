@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reef-dev/reef/internal/apk"
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/fsutil"
 )
 
@@ -78,20 +79,11 @@ type Error struct {
 func (e *Error) Error() string { return e.Deb + ": " + e.Err.Error() }
 func (e *Error) Unwrap() error { return e.Err }
 
-// hostArches maps GOARCH to apk architectures, for Options.NoarchDir.
-var hostArches = map[string]string{
-	"amd64": "x86_64", "arm64": "aarch64", "386": "x86", "arm": "armv7",
-	"ppc64le": "ppc64le", "s390x": "s390x", "riscv64": "riscv64", "loong64": "loongarch64",
-}
-
 func (o *Options) noarchDir() string {
 	if o.NoarchDir != "" {
 		return o.NoarchDir
 	}
-	if a, ok := hostArches[runtime.GOARCH]; ok {
-		return a
-	}
-	return "x86_64"
+	return arch.Host()
 }
 
 func (o *Options) logger() *slog.Logger {

@@ -2,19 +2,9 @@ package sandbox
 
 import (
 	"fmt"
-	"runtime"
-	"strings"
-)
 
-// archAliases maps the Go, Debian and OCI names of architectures to apk's.
-var archAliases = map[string]string{
-	"amd64": "x86_64", "x86-64": "x86_64",
-	"arm64": "aarch64", "arm64/v8": "aarch64",
-	"386": "x86", "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86",
-	"arm": "armv7", "arm/v7": "armv7",
-	"arm/v6": "armhf", "armel": "armhf",
-	"ppc64el": "ppc64le", "loong64": "loongarch64",
-}
+	"github.com/reef-dev/reef/internal/arch"
+)
 
 // qemuArch is qemu-user's name of each apk architecture
 // (qemu-<name>-static, /proc/sys/fs/binfmt_misc/qemu-<name>).
@@ -28,30 +18,23 @@ var qemuArch = map[string]string{
 	"s390x":       "s390x",
 	"riscv64":     "riscv64",
 	"loongarch64": "loongarch64",
-	"mips64el":    "mips64el",
 }
 
-// NormalizeArch returns the apk name of an architecture given by its apk,
-// Go, Debian or OCI name ("amd64" → "x86_64"), or an error naming the
-// architectures it knows.
-func NormalizeArch(arch string) (string, error) {
-	a := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(arch)), "linux/")
-	if apk, ok := archAliases[a]; ok {
-		a = apk
+// NormalizeArch returns the apk name of an architecture (see arch.Parse)
+// that the sandbox can run, natively or through qemu-user.
+func NormalizeArch(name string) (string, error) {
+	a, err := arch.Parse(name)
+	if err != nil {
+		return "", err
 	}
 	if _, ok := qemuArch[a]; !ok {
-		return "", fmt.Errorf("unknown architecture %q (want one of x86_64, aarch64, armv7, armhf, x86, ppc64le, s390x, riscv64, loongarch64)", arch)
+		return "", fmt.Errorf("architecture %s cannot be run here: no qemu-user emulator is known for it", a)
 	}
 	return a, nil
 }
 
 // HostArch returns the apk name of the host's architecture.
-func HostArch() string {
-	if a, err := NormalizeArch(runtime.GOARCH); err == nil {
-		return a
-	}
-	return runtime.GOARCH
-}
+func HostArch() string { return arch.Host() }
 
 // runsNatively reports whether the host's kernel runs arch's binaries
 // itself: its own architecture, and the 32-bit one it can run in
