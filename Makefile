@@ -4,7 +4,7 @@ GO        ?= go
 BIN       ?= bin/reef
 FUZZTIME  ?= 10s
 # Packages the tests need from Debian (bwrap sandbox, runc runtime, OCI tools,
-# apt-get download for real .deb fixtures).
+# apt-get download for real .deb fixtures, git for git-checkout steps).
 DEB_DEPS  := bubblewrap runc umoci skopeo qemu-user-static ca-certificates dpkg-dev git gcc
 
 .PHONY: all build test unit fuzz vet fmt deps demo bench clean
