@@ -55,7 +55,7 @@ type inspection struct {
 	Identity   string            `json:"identity"`
 	DataHash   string            `json:"datahash"`
 	Signatures []inspectSig      `json:"signatures"`
-	Info       *apk.PkgInfo      `json:"info"`
+	Info       pkgInfoJSON       `json:"info"`
 	Scripts    map[string]string `json:"scripts,omitempty"`
 	Control    []string          `json:"control_files,omitempty"`
 	Files      []inspectFile     `json:"files"`
@@ -110,7 +110,7 @@ func inspectPackage(path string, lim apk.Limits) (*inspection, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	in := &inspection{File: path, Info: r.Info(), Signatures: []inspectSig{}, Files: []inspectFile{}}
+	in := &inspection{File: path, Info: toPkgInfoJSON(r.Info()), Signatures: []inspectSig{}, Files: []inspectFile{}}
 	for _, s := range r.Signatures() {
 		in.Signatures = append(in.Signatures, inspectSig{s.Alg, s.KeyName})
 	}
@@ -149,6 +149,49 @@ func inspectPackage(path string, lim apk.Limits) (*inspection, error) {
 	return in, nil
 }
 
+// pkgInfoJSON is .PKGINFO in `inspect --json`, keyed by .PKGINFO's own key
+// names; repeatable keys are lists.
+type pkgInfoJSON struct {
+	info             *apk.PkgInfo
+	Name             string   `json:"pkgname"`
+	Version          string   `json:"pkgver"`
+	Description      string   `json:"pkgdesc,omitempty"`
+	URL              string   `json:"url,omitempty"`
+	BuildDate        int64    `json:"builddate,omitempty"`
+	Packager         string   `json:"packager,omitempty"`
+	Size             uint64   `json:"size"`
+	Arch             string   `json:"arch,omitempty"`
+	Origin           string   `json:"origin,omitempty"`
+	Commit           string   `json:"commit,omitempty"`
+	Maintainer       string   `json:"maintainer,omitempty"`
+	License          string   `json:"license,omitempty"`
+	Depends          []string `json:"depend"`
+	Provides         []string `json:"provides"`
+	InstallIf        []string `json:"install_if,omitempty"`
+	Replaces         []string `json:"replaces,omitempty"`
+	ProviderPriority uint64   `json:"provider_priority,omitempty"`
+	ReplacesPriority uint64   `json:"replaces_priority,omitempty"`
+	Triggers         []string `json:"triggers,omitempty"`
+	DataHash         string   `json:"datahash,omitempty"`
+}
+
+func toPkgInfoJSON(p *apk.PkgInfo) pkgInfoJSON {
+	nonNil := func(l []string) []string {
+		if l == nil {
+			return []string{}
+		}
+		return l
+	}
+	return pkgInfoJSON{
+		info: p, Name: p.Name, Version: p.Version, Description: p.Description, URL: p.URL,
+		BuildDate: p.BuildDate, Packager: p.Packager, Size: p.Size, Arch: p.Arch, Origin: p.Origin,
+		Commit: p.Commit, Maintainer: p.Maintainer, License: p.License,
+		Depends: nonNil(p.Depends), Provides: nonNil(p.Provides), InstallIf: p.InstallIf,
+		Replaces: p.Replaces, ProviderPriority: p.ProviderPriority, ReplacesPriority: p.ReplacesPriority,
+		Triggers: p.Triggers, DataHash: p.DataHash,
+	}
+}
+
 func printInspect(w io.Writer, in *inspection) {
 	fmt.Fprintf(w, "file:     %s\nidentity: %s\ndatahash: %s\n", in.File, in.Identity, in.DataHash)
 	for _, s := range in.Signatures {
@@ -158,7 +201,7 @@ func printInspect(w io.Writer, in *inspection) {
 		fmt.Fprintln(w, "signed:   no")
 	}
 	fmt.Fprintln(w, "\n.PKGINFO:")
-	text, _ := in.Info.MarshalText()
+	text, _ := in.Info.info.MarshalText()
 	for _, l := range strings.Split(strings.TrimRight(string(text), "\n"), "\n") {
 		fmt.Fprintln(w, "  "+l)
 	}

@@ -29,8 +29,12 @@ import (
 //   - gcc, g++, binutils, make, libc6-dev (with linux-libc-dev), pkgconf:
 //     build-base's toolchain;
 //   - libc-bin: ldd, ldconfig, getconf, getent, iconv;
-//   - ca-certificates: the certificates ca-certificates-bundle is made of.
+//   - ca-certificates: the certificates ca-certificates-bundle is made of;
+//   - autoconf, automake, libtool: what the built-in autoconf pipelines
+//     need (their needs.packages), as most Wolfi build files use them.
 var DefaultPackages = []string{
+	"autoconf",
+	"automake",
 	"binutils",
 	"busybox-static",
 	"ca-certificates",
@@ -39,6 +43,7 @@ var DefaultPackages = []string{
 	"gcc",
 	"libc-bin",
 	"libc6-dev",
+	"libtool",
 	"linux-libc-dev",
 	"make",
 	"pkgconf",

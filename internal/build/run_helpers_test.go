@@ -39,7 +39,7 @@ const helloSHA256 = "31e066137a962676e89f69d1b65382de95a7ef7d914b8cb956f41ea72e0
 // rtStage0Packages are the Debian packages of the build tests' stage 0:
 // bootstrap's defaults (busybox, the toolchain) and what the autoconf
 // pipelines need.
-var rtStage0Packages = slices.Concat(bootstrap.DefaultPackages, []string{"autoconf", "automake", "libtool"})
+var rtStage0Packages = bootstrap.DefaultPackages
 
 // rtStage0Version names the cached stage 0; change it to rebuild.
 const rtStage0Version = "build-stage0-v1"
