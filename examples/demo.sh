@@ -51,8 +51,20 @@ $REEF inspect --json "$OUT"/packages/x86_64/hello-2.10-r*.apk |
 	grep -E '"(so:libc.so.6|cmd:hello=[^"]*)"' | sort -u
 
 step "an OCI image with hello and busybox ($OUT/image)"
+# The image file names no repositories: they are the ones just made (-r).
+cat >"$OUT/hello.image.yaml" <<'IMAGE'
+contents:
+  packages: [hello, busybox]
+entrypoint:
+  command: /usr/bin/hello
+accounts:
+  groups: [{groupname: hello, gid: 1000}]
+  users: [{username: hello, uid: 1000, gid: 1000}]
+  run-as: hello
+archs: [x86_64]
+IMAGE
 rm -rf "$OUT/image" && mkdir -p "$OUT/image"
-$REEF image build examples/hello.image.yaml reef.local/hello:demo "$OUT/image" \
+$REEF image build "$OUT/hello.image.yaml" reef.local/hello:demo "$OUT/image" \
 	-r "$OUT/packages" -r "$OUT/stage0" -k "$OUT/reef-demo.rsa.pub" -k "$STAGE0_KEY" \
 	--sbom-path "$OUT/image" --cache-dir "$OUT/cache"
 
