@@ -5,11 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"path"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/build/config"
 	"github.com/reef-dev/reef/internal/build/expr"
 	"github.com/reef-dev/reef/internal/build/pipelines"
@@ -38,50 +38,17 @@ type Options struct {
 	SkipTests bool
 }
 
-// HostArch returns the apk name of the architecture reef runs on.
-func HostArch() string {
-	a, err := ParseArch(runtime.GOARCH)
-	if err != nil {
-		return runtime.GOARCH
-	}
-	return a
-}
-
-// ParseArch returns the apk name of an architecture given by its apk,
-// Go or OCI name ("amd64" → "x86_64").
-func ParseArch(s string) (string, error) {
-	s = strings.TrimSpace(s)
-	if _, ok := archs[s]; ok {
-		return s, nil
-	}
-	switch s {
-	case "amd64":
-		return "x86_64", nil
-	case "arm64", "arm64/v8":
-		return "aarch64", nil
-	case "386", "i386", "i686":
-		return "x86", nil
-	case "arm", "arm/v7":
-		return "armv7", nil
-	case "arm/v6":
-		return "armhf", nil
-	case "loong64":
-		return "loongarch64", nil
-	}
-	return "", fmt.Errorf("unknown architecture %q (want one of %s)", s, strings.Join(config.Archs, ", "))
-}
-
 // Compile expands cfg into the plan of its build for one architecture:
 // see the package documentation. Errors name the file, line and field
 // they are about.
 func Compile(cfg *config.Configuration, opts Options) (*Build, error) {
-	arch := HostArch()
+	target := arch.Host()
 	if opts.Arch != "" {
-		a, err := ParseArch(opts.Arch)
+		a, err := arch.Parse(opts.Arch)
 		if err != nil {
 			return nil, err
 		}
-		arch = a
+		target = a
 	}
 	libc := opts.Libc
 	switch libc {
@@ -92,10 +59,10 @@ func Compile(cfg *config.Configuration, opts Options) (*Build, error) {
 		return nil, fmt.Errorf("libc flavour %q: want gnu or musl", libc)
 	}
 	p := &cfg.Package
-	if ta := p.TargetArchitecture; len(ta) > 0 && !slices.Contains(ta, "all") && !slices.Contains(ta, arch) {
-		return nil, p.Pos.Errorf("target-architecture", "package %s does not build for %s (target-architecture: %s)", p.Name, arch, strings.Join(ta, ", "))
+	if ta := p.TargetArchitecture; len(ta) > 0 && !slices.Contains(ta, "all") && !slices.Contains(ta, target) {
+		return nil, p.Pos.Errorf("target-architecture", "package %s does not build for %s (target-architecture: %s)", p.Name, target, strings.Join(ta, ", "))
 	}
-	c := &compiler{cfg: cfg, opts: opts, arch: arch, defs: map[string]*definition{}}
+	c := &compiler{cfg: cfg, opts: opts, arch: target, defs: map[string]*definition{}}
 	c.base = c.baseVars(libc)
 	return c.compile()
 }

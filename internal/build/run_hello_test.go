@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/reef-dev/reef/internal/apk"
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/build/config"
 	"github.com/reef-dev/reef/internal/install"
 	"github.com/reef-dev/reef/internal/repo"
@@ -78,7 +79,7 @@ func TestHelloBuild(t *testing.T) {
 	if !slices.Contains(info.Provides, "cmd:hello=2.10-r0") {
 		t.Errorf("hello provides %v: no cmd:hello=2.10-r0", info.Provides)
 	}
-	if info.Origin != "hello" || info.Arch != HostArch() || info.License != "GPL-3.0-or-later" || info.BuildDate != rtEpoch || info.URL != "https://www.gnu.org/software/hello/" {
+	if info.Origin != "hello" || info.Arch != arch.Host() || info.License != "GPL-3.0-or-later" || info.BuildDate != rtEpoch || info.URL != "https://www.gnu.org/software/hello/" {
 		t.Errorf(".PKGINFO: %+v", info)
 	}
 	if _, ok := files["usr/bin/hello"]; !ok {
@@ -200,7 +201,7 @@ func installFrom(t *testing.T, root string, world []string, e *rtEnv, outDir str
 	if err := kr.Load(e.stage0.PubKey); err != nil {
 		t.Fatal(err)
 	}
-	arch := HostArch()
+	arch := arch.Host()
 	dirs := []string{outDir, filepath.Join(e.stage0.Repo, arch)}
 	var repos []solve.Repository
 	for _, d := range dirs {

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/reef-dev/reef/internal/apk"
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/bootstrap"
 	"github.com/reef-dev/reef/internal/build/config"
 	"github.com/reef-dev/reef/internal/fsutil"
@@ -98,7 +99,7 @@ func rtGetStage0(t testing.TB) *rtStage0 {
 	rtNeed(t, "apt-get", "apt-cache")
 	base := filepath.Join(rtTestData(t), rtStage0Version)
 	s := &rtStage0{Repo: filepath.Join(base, "repo"), PubKey: filepath.Join(base, "stage0.rsa.pub")}
-	if _, err := os.Stat(filepath.Join(s.Repo, HostArch(), "APKINDEX.tar.gz")); err == nil {
+	if _, err := os.Stat(filepath.Join(s.Repo, arch.Host(), "APKINDEX.tar.gz")); err == nil {
 		stage0Got = s
 		return s
 	}
@@ -110,7 +111,7 @@ func rtGetStage0(t testing.TB) *rtStage0 {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
-	if _, err := os.Stat(filepath.Join(s.Repo, HostArch(), "APKINDEX.tar.gz")); err == nil {
+	if _, err := os.Stat(filepath.Join(s.Repo, arch.Host(), "APKINDEX.tar.gz")); err == nil {
 		stage0Got = s
 		return s
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/build/config"
 )
 
@@ -37,7 +38,7 @@ func newHostRunner(t *testing.T) *runner {
 	}
 	t.Cleanup(func() { root.Close() })
 	return &runner{
-		b:       &Build{Arch: HostArch(), Packages: []*Output{{Name: "p"}}},
+		b:       &Build{Arch: arch.Host(), Packages: []*Output{{Name: "p"}}},
 		opts:    RunOptions{CacheDir: t.TempDir()},
 		log:     slog.New(slog.DiscardHandler),
 		sde:     rtEpoch,

@@ -33,9 +33,6 @@ func NormalizeArch(name string) (string, error) {
 	return a, nil
 }
 
-// HostArch returns the apk name of the host's architecture.
-func HostArch() string { return arch.Host() }
-
 // runsNatively reports whether the host's kernel runs arch's binaries
 // itself: its own architecture, and the 32-bit one it can run in
 // compatibility mode (x86 on x86_64, 32-bit ARM on aarch64; the latter

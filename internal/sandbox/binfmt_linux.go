@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/reef-dev/reef/internal/arch"
 )
 
 // binfmtDir is where the kernel's binfmt_misc file system is mounted.
@@ -46,12 +48,12 @@ func PrepareArch(arch string) error {
 
 // prepareArch is PrepareArch returning the entry foreign binaries go
 // through (nil for a native architecture).
-func prepareArch(arch string) (*emulation, error) {
-	a, err := NormalizeArch(arch)
+func prepareArch(archName string) (*emulation, error) {
+	a, err := NormalizeArch(archName)
 	if err != nil {
 		return nil, err
 	}
-	host := HostArch()
+	host := arch.Host()
 	if runsNatively(host, a) {
 		return nil, nil
 	}

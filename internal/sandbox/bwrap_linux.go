@@ -18,6 +18,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/reef-dev/reef/internal/arch"
 )
 
 // prelude starts every script: stop at the first failing command, and at
@@ -123,7 +125,7 @@ func (b *Bwrap) init() error {
 		c.TailLines = 50
 	}
 	if c.Arch == "" {
-		c.Arch = HostArch()
+		c.Arch = arch.Host()
 	}
 	if c.Arch, err = NormalizeArch(c.Arch); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
