@@ -40,9 +40,10 @@ fuzz:
 		done; \
 	done
 
-# test is the README's test command: formatting, vet, unit and integration
-# tests, then a short run of every fuzz target.
-test: deps vet unit fuzz
+# test is the README's test command: formatting, vet, a short run of every
+# fuzz target, then the unit and integration tests (whose summary ends the
+# output).
+test: deps vet fuzz unit
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
