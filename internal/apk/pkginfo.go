@@ -71,7 +71,11 @@ const maxPkgInfoLine = 1 << 20
 func ParsePkgInfo(r io.Reader) (*PkgInfo, error) {
 	p := &PkgInfo{}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 0, 4096), maxPkgInfoLine)
+	size := 4096
+	if l, ok := r.(interface{ Len() int }); ok && l.Len() < size {
+		size = l.Len() + 1 // in memory and small (the Reader's case): no larger buffer needed
+	}
+	sc.Buffer(make([]byte, 0, size), maxPkgInfoLine)
 	line := 0
 	for sc.Scan() {
 		line++

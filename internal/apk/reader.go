@@ -308,9 +308,12 @@ func (r *Reader) Drain() error {
 // readerState is the Reader's state; it is a separate type so that the
 // exported declarations above read like documentation.
 type readerState struct {
-	lim Limits
-	t   *tee
-	sp  splitter
+	lim  Limits
+	bufs *readBufs // pooled; nil once released (see release)
+	t    *tee      // &bufs.t
+	sp   splitter
+
+	endConsumed int64 // consumed bytes when bufs was released
 
 	sigs     []Signature
 	sigSize  int64
@@ -352,18 +355,43 @@ func newReaderData(src io.Reader, lim Limits, startData bool) (*Reader, error) {
 	r := &Reader{}
 	st := &r.st
 	st.lim = lim.withDefaults()
-	st.t = newTee(src)
-	st.sp.t = st.t
+	st.bufs = getReadBufs(src)
+	st.t = &st.bufs.t
+	st.sp = splitter{t: st.t, gz: &st.bufs.gz}
+	st.scratch = st.bufs.scratch
 	if err := r.readControl(); err != nil {
+		r.release()
 		return nil, err
 	}
 	if !startData {
 		return r, nil
 	}
 	if err := r.startData(); err != nil {
+		r.release()
 		return nil, err
 	}
 	return r, nil
+}
+
+// release returns the pooled buffers once nothing will read the source
+// any more: at the end of the package or after a final error. The state
+// that outlives it (Size) is saved first.
+func (r *Reader) release() {
+	st := &r.st
+	if st.bufs == nil {
+		return
+	}
+	st.endConsumed = st.t.consumed()
+	b := st.bufs
+	st.bufs, st.t, st.sp, st.scratch, st.tr, st.data = nil, nil, splitter{}, nil, nil, nil
+	putReadBufs(b)
+}
+
+// fail records the final error err, releases the buffers and returns err.
+func (r *Reader) fail(err error) error {
+	r.st.err = err
+	r.release()
+	return err
 }
 
 func (r *Reader) controlLimit() error {
@@ -586,7 +614,12 @@ func (r *Reader) identity() string {
 	return r.st.ident
 }
 
-func (r *Reader) consumed() int64 { return r.st.t.consumed() }
+func (r *Reader) consumed() int64 {
+	if r.st.t == nil {
+		return r.st.endConsumed
+	}
+	return r.st.t.consumed()
+}
 
 func (r *Reader) dataErr(entry string, err error) error {
 	return &FormatError{Section: "data member", Entry: entry, Err: err}
@@ -602,16 +635,12 @@ func (r *Reader) next() (*File, error) {
 	}
 	if st.tr == nil {
 		if err := r.startData(); err != nil {
-			st.err = err
-			return nil, err
+			return nil, r.fail(err)
 		}
 	}
 	// Finish the current entry: read what is left of it, so that its
 	// checksum is checked.
 	if st.cur != nil && st.curOpen {
-		if st.scratch == nil {
-			st.scratch = make([]byte, 32<<10)
-		}
 		for {
 			_, err := r.read(st.scratch)
 			if err == io.EOF {
@@ -632,15 +661,14 @@ func (r *Reader) next() (*File, error) {
 		hdr, err := st.tr.Next()
 		if err == io.EOF {
 			if err := r.endData(); err != nil {
-				st.err = err
-				return nil, err
+				return nil, r.fail(err)
 			}
 			st.done = true
+			r.release()
 			return nil, io.EOF
 		}
 		if err != nil {
-			st.err = tarError(st.data, "", err)
-			return nil, st.err
+			return nil, r.fail(tarError(st.data, "", err))
 		}
 		st.dataRaw = st.data.n
 		if hdr.Typeflag == tar.TypeXGlobalHeader {
@@ -648,8 +676,7 @@ func (r *Reader) next() (*File, error) {
 		}
 		f, err := r.checkEntry(hdr)
 		if err != nil {
-			st.err = err
-			return nil, err
+			return nil, r.fail(err)
 		}
 		return f, nil
 	}
@@ -798,8 +825,7 @@ func (r *Reader) read(p []byte) (int, error) {
 		return n, io.EOF
 	}
 	if err != nil {
-		st.err = tarError(st.data, st.cur.Name, err)
-		return n, st.err
+		return n, r.fail(tarError(st.data, st.cur.Name, err))
 	}
 	return n, nil
 }
@@ -809,9 +835,6 @@ func (r *Reader) read(p []byte) (int, error) {
 // file ends there.
 func (r *Reader) endData() error {
 	st := &r.st
-	if st.scratch == nil {
-		st.scratch = make([]byte, 32<<10)
-	}
 	for {
 		_, err := st.data.Read(st.scratch)
 		if err == io.EOF {

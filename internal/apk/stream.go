@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/klauspost/compress/flate"
 	"github.com/klauspost/compress/gzip"
@@ -40,6 +41,49 @@ func newTee(src io.Reader) *tee {
 	t := &tee{src: src, pending: make([]byte, 0, 2*bufSize)}
 	t.br = bufio.NewReaderSize(t, bufSize)
 	return t
+}
+
+// reset makes t read src from the start, keeping its buffers.
+func (t *tee) reset(src io.Reader) {
+	t.src = src
+	t.br.Reset(t)
+	t.pending = t.pending[:0]
+	t.total = 0
+	t.sink = nil
+	t.err = nil
+}
+
+// readBufs is the working memory of a Reader that does not outlive the
+// reading: the read buffers (64 KiB + 128 KiB), the gzip decompressor
+// (32 KiB window and Huffman tables) and a 32 KiB scratch buffer. Making
+// them costs more than reading a small package, so a Reader takes them from
+// readBufPool and returns them when it reaches its end or a final error
+// (a Reader abandoned earlier leaves them to the garbage collector). Their
+// size is fixed, so pooling keeps memory bounded per Reader in use.
+type readBufs struct {
+	t       tee
+	gz      gzip.Reader
+	scratch []byte
+}
+
+var readBufPool = sync.Pool{New: func() any {
+	b := &readBufs{scratch: make([]byte, 32<<10)}
+	b.t.pending = make([]byte, 0, 2*bufSize)
+	b.t.br = bufio.NewReaderSize(&b.t, bufSize)
+	return b
+}}
+
+// getReadBufs returns pooled buffers whose tee reads src.
+func getReadBufs(src io.Reader) *readBufs {
+	b := readBufPool.Get().(*readBufs)
+	b.t.reset(src)
+	return b
+}
+
+// putReadBufs returns b to the pool; nothing may use it afterwards.
+func putReadBufs(b *readBufs) {
+	b.t.src, b.t.sink = nil, nil // do not keep the caller's reader alive
+	readBufPool.Put(b)
 }
 
 // consumed returns the number of source bytes the decompressor consumed.
@@ -176,7 +220,8 @@ func gzipError(err error) error {
 // splitter reads consecutive gzip members from a tee.
 type splitter struct {
 	t  *tee
-	gz gzip.Reader
+	gz *gzip.Reader // reused for every member; allocated on first use if nil
+	m  member       // the current member; start reuses it
 }
 
 // atEOF reports whether the source has no more bytes.
@@ -205,11 +250,15 @@ func (s *splitter) start(section string, sink func([]byte) error, max int64, lim
 		return nil, io.EOF
 	}
 	s.t.sink = sink
+	if s.gz == nil {
+		s.gz = new(gzip.Reader)
+	}
 	if err := s.gz.Reset(s.t.br); err != nil {
 		return nil, &FormatError{Section: section, Err: gzipError(err)}
 	}
 	s.gz.Multistream(false)
-	return &member{gz: &s.gz, section: section, max: max, limErr: limErr}, nil
+	s.m = member{gz: s.gz, section: section, max: max, limErr: limErr}
+	return &s.m, nil
 }
 
 // finish passes the member's remaining raw bytes to its sink; the member

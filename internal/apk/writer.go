@@ -787,6 +787,7 @@ func resign(in io.Reader, out io.Writer, s *Signer) error {
 	if err != nil {
 		return err
 	}
+	defer r.release()
 	t := r.st.t
 	if _, err := t.br.Peek(1); err != nil {
 		return &FormatError{Section: "data member", Err: errors.New("missing: the file ends after the control member (truncated?)")}

@@ -29,6 +29,15 @@ func FuzzParseRecords(f *testing.F) {
 		if (err == nil) != (leanErr == nil) {
 			t.Fatalf("ParseRecords err %v, lean parser err %v", err, leanErr)
 		}
+		// The concurrent parser ReadIndex uses for large indexes, handed
+		// the text in uneven pieces, agrees with the lean parser.
+		chunked, chunkedErr := parseChunked(string(data), "fuzz", 1+len(data)%7)
+		if (chunkedErr == nil) != (leanErr == nil) || (leanErr != nil && chunkedErr.Error() != leanErr.Error()) {
+			t.Fatalf("chunked parser err %v, lean parser err %v", chunkedErr, leanErr)
+		}
+		if leanErr == nil && !samePackages(chunked, lean) {
+			t.Fatal("chunked parser differs from the lean parser")
+		}
 		if err != nil {
 			if err.Error() != leanErr.Error() {
 				t.Fatalf("errors differ: %q vs %q", err, leanErr)
@@ -82,4 +91,19 @@ func FuzzReadIndex(f *testing.F) {
 			}
 		}
 	})
+}
+
+// parseChunked parses text with a textParser, reporting it available
+// step bytes (then 2*step, 3*step, ...) at a time, as readText reports
+// inflated chunks.
+func parseChunked(text, file string, step int) ([]*Package, error) {
+	tp := &textParser{ip: indexParser{file: file, maxLine: maxRecordLine}}
+	tp.start(text)
+	for n := step; n < len(text); n += step + n%3 {
+		tp.ready <- n
+	}
+	tp.ready <- len(text)
+	close(tp.ready)
+	<-tp.done
+	return tp.pkgs, tp.err
 }

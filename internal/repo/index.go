@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/klauspost/compress/gzip"
 
@@ -180,7 +182,16 @@ func readIndexBytes(data []byte, kr *apk.Keyring, opts ReadOptions) (*Index, *in
 			return fail(trust)
 		}
 	}
-	tarErr := readIndexTar(data[parts.sigEnd:], parts, b)
+	// Parse the records while they are being inflated, unless the index is
+	// about to be refused for want of a signature anyway.
+	var tp *textParser
+	if opts.AllowUntrusted || (len(parts.sigs) > 0 && trust == nil) {
+		tp = &textParser{ip: indexParser{file: "APKINDEX", maxLine: opts.MaxLine}}
+	}
+	tarErr := readIndexTar(data[parts.sigEnd:], parts, b, tp)
+	if tp != nil && tp.done != nil {
+		<-tp.done
+	}
 	if len(parts.sigs) == 0 {
 		switch {
 		case len(parts.inline) > 0:
@@ -203,7 +214,11 @@ func readIndexBytes(data []byte, kr *apk.Keyring, opts ReadOptions) (*Index, *in
 	idx.Untrusted = trust
 	idx.Description = parts.desc
 	idx.Signatures = append(append(idx.Signatures, parts.sigs...), parts.inline...)
-	idx.Packages, err = parseIndexText(parts.text, "APKINDEX", opts.MaxLine)
+	if tp != nil && tp.done != nil {
+		idx.Packages, err = tp.pkgs, tp.err
+	} else {
+		idx.Packages, err = parseIndexText(parts.text, "APKINDEX", opts.MaxLine)
+	}
 	if err != nil {
 		return fail(err)
 	}
@@ -232,7 +247,9 @@ func splitSignatures(data []byte, b *budget) (sigs []apk.Signature, end int, err
 }
 
 // readIndexTar reads the tar entries of the unsigned index body into parts.
-func readIndexTar(body []byte, parts *indexParts, b *budget) error {
+// With tp, the APKINDEX text may be parsed as it is inflated (see
+// textParser); the caller waits for tp.done if it is not nil.
+func readIndexTar(body []byte, parts *indexParts, b *budget, tp *textParser) error {
 	if len(body) == 0 {
 		if parts.sigEnd > 0 {
 			return errors.New("nothing follows the signature member: the index itself is missing")
@@ -266,17 +283,18 @@ func readIndexTar(body []byte, parts *indexParts, b *budget) error {
 			if hdr.Size > b.left {
 				return fmt.Errorf("%w: the APKINDEX entry is %d bytes, more than the %d left of the limit", ErrTooLarge, hdr.Size, b.left)
 			}
-			// Read straight into the string the records will slice.
-			var sb strings.Builder
-			sb.Grow(int(hdr.Size))
-			n, err := io.CopyBuffer(&sb, tr, make([]byte, 32<<10))
-			if err == nil && n != hdr.Size {
-				err = io.ErrUnexpectedEOF
-			}
-			if err != nil {
+			// Decompress straight into the memory the records' strings
+			// will slice: no intermediate buffer and copy (for Alpine's
+			// main index, 1.9 MiB copied once less). The bytes are never
+			// written again, so viewing them as a string is safe.
+			text := make([]byte, hdr.Size)
+			parts.text = unsafe.String(unsafe.SliceData(text), len(text))
+			if err := readText(tr, text, tp); err != nil {
+				if err == io.EOF {
+					err = io.ErrUnexpectedEOF
+				}
 				return b.cause(fmt.Errorf("reading APKINDEX: %w", err))
 			}
-			parts.text = sb.String()
 			parts.modTime = hdr.ModTime
 		case "DESCRIPTION":
 			d, err := io.ReadAll(tr)
@@ -299,6 +317,76 @@ func readIndexTar(body []byte, parts *indexParts, b *budget) error {
 	}
 	if !seen {
 		return errors.New("no APKINDEX entry in the index tar")
+	}
+	return nil
+}
+
+// textChunk is how much APKINDEX text readText inflates before handing it
+// to the parser.
+const textChunk = 64 << 10
+
+// textParser parses the APKINDEX text in a goroutine while readText
+// inflates it, so that parsing overlaps inflating when a second CPU is
+// free: for Alpine's main index (1.9 MiB of text) that saves about 9 ms of
+// wall time in a whole `reef resolve` process (bench/resolve.sh), where
+// parsing also pays for faulting in the memory of the records, and 2 ms
+// of ReadIndex's 16 ms in a warm benchmark. The parser only reads the text
+// up to the length readText last reported, and those bytes are never
+// written again. The result is the same as parseIndexText's, errors and
+// their line numbers included.
+type textParser struct {
+	ip    indexParser
+	ready chan int      // length of the text inflated so far; closed at the end
+	done  chan struct{} // closed when pkgs and err are set; nil if not started
+	pkgs  []*Package
+	err   error
+}
+
+// start parses text in a goroutine as ready reports it available.
+func (tp *textParser) start(text string) {
+	tp.ready = make(chan int, 64)
+	tp.done = make(chan struct{})
+	go func() {
+		defer close(tp.done)
+		parsed, avail := 0, 0
+		for n := range tp.ready {
+			avail = n
+			if tp.err != nil {
+				continue // drain
+			}
+			// Whole lines only: the last one may not be complete yet.
+			if i := strings.LastIndexByte(text[parsed:n], '\n'); i >= 0 {
+				tp.err = tp.ip.feed(text[parsed : parsed+i+1])
+				parsed += i + 1
+			}
+		}
+		if tp.err == nil {
+			// The rest of the text; if inflating failed, the caller
+			// reports that and ignores this result.
+			if tp.err = tp.ip.feed(text[parsed:avail]); tp.err == nil {
+				tp.pkgs, tp.err = tp.ip.end()
+			}
+		}
+	}()
+}
+
+// readText fills text from r. With tp, and when the text is large enough
+// and a second CPU may run the parser, it inflates chunk by chunk and
+// starts tp parsing alongside; tp.done is left nil otherwise.
+func readText(r io.Reader, text []byte, tp *textParser) error {
+	if tp == nil || len(text) < 4*textChunk || runtime.GOMAXPROCS(0) < 2 {
+		_, err := io.ReadFull(r, text)
+		return err
+	}
+	tp.start(unsafe.String(unsafe.SliceData(text), len(text)))
+	defer close(tp.ready)
+	for off := 0; off < len(text); {
+		n, err := io.ReadFull(r, text[off:min(off+textChunk, len(text))])
+		off += n
+		if err != nil {
+			return err
+		}
+		tp.ready <- off
 	}
 	return nil
 }

@@ -17,6 +17,12 @@ type indexParser struct {
 	maxLine int
 	pkgs    []Package // slab of packages not yet handed out
 	strs    []string  // slab of list elements; those past len are free
+
+	// Parse state, kept between calls to feed.
+	out   []*Package
+	cur   *Package // the record being read, nil between records
+	start int      // line where cur started
+	line  int      // lines read so far
 }
 
 // parseIndexText parses APKINDEX text. Values in the result are
@@ -48,24 +54,39 @@ func (ip *indexParser) grow(last, lo, hi int) int {
 	return n
 }
 
+// parse parses the whole text s.
 func (ip *indexParser) parse(s string) ([]*Package, error) {
-	var (
-		pkgs  []*Package
-		cur   *Package
-		start int
-		line  int
-	)
-	finish := func() error {
-		if cur == nil {
-			return nil
-		}
-		if cur.Name == "" || cur.Version == "" {
-			return &RecordError{ip.file, start, "record has no P: (name) or V: (version)"}
-		}
-		pkgs = append(pkgs, cur)
-		cur = nil
+	if err := ip.feed(s); err != nil {
+		return nil, err
+	}
+	return ip.end()
+}
+
+// finish ends the current record, if any.
+func (ip *indexParser) finish() error {
+	if ip.cur == nil {
 		return nil
 	}
+	if ip.cur.Name == "" || ip.cur.Version == "" {
+		return &RecordError{ip.file, ip.start, "record has no P: (name) or V: (version)"}
+	}
+	ip.out = append(ip.out, ip.cur)
+	ip.cur = nil
+	return nil
+}
+
+// end finishes parsing and returns the records.
+func (ip *indexParser) end() ([]*Package, error) {
+	if err := ip.finish(); err != nil {
+		return nil, err
+	}
+	return ip.out, nil
+}
+
+// feed parses the next part of the text. Feeding a text in parts that end
+// at line ends (after a '\n'), the last part excepted, gives the same
+// result as feeding it whole.
+func (ip *indexParser) feed(s string) error {
 	for len(s) > 0 {
 		var l string
 		if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -73,22 +94,24 @@ func (ip *indexParser) parse(s string) ([]*Package, error) {
 		} else {
 			l, s = s, ""
 		}
-		line++
+		ip.line++
 		if len(l) > ip.maxLine {
-			return nil, &RecordError{ip.file, line, fmt.Sprintf("line is longer than %d bytes", ip.maxLine)}
+			return &RecordError{ip.file, ip.line, fmt.Sprintf("line is longer than %d bytes", ip.maxLine)}
 		}
 		if len(l) == 0 {
-			if err := finish(); err != nil {
-				return nil, err
+			if err := ip.finish(); err != nil {
+				return err
 			}
 			continue
 		}
 		if len(l) < 2 || l[1] != ':' {
-			return nil, &RecordError{ip.file, line, fmt.Sprintf("malformed line %q: want \"X:value\"", truncate(l, 60))}
+			return &RecordError{ip.file, ip.line, fmt.Sprintf("malformed line %q: want \"X:value\"", truncate(l, 60))}
 		}
+		cur := ip.cur
 		if cur == nil {
 			cur = ip.newPackage()
-			start = line
+			ip.cur = cur
+			ip.start = ip.line
 		}
 		key, value := l[0], l[2:]
 		switch key {
@@ -100,14 +123,11 @@ func (ip *indexParser) parse(s string) ([]*Package, error) {
 			cur.InstallIf = ip.list(value)
 		default:
 			if err := cur.SetField(key, value); err != nil {
-				return nil, &RecordError{ip.file, line, err.Error()}
+				return &RecordError{ip.file, ip.line, err.Error()}
 			}
 		}
 	}
-	if err := finish(); err != nil {
-		return nil, err
-	}
-	return pkgs, nil
+	return nil
 }
 
 // asciiSpace marks the bytes strings.Fields treats as space in ASCII text.

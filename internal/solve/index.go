@@ -79,10 +79,7 @@ type dep struct {
 // identity (C:) in several repositories are one package. It fails only on
 // malformed input: a nil package, or more than 64 distinct tags.
 func NewIndex(repos []Repository) (*Index, error) {
-	ix := &Index{
-		repos:      repos,
-		byChecksum: make(map[string]int32),
-	}
+	ix := &Index{repos: repos}
 	n, nprov := 0, 0
 	for _, r := range repos {
 		n += len(r.Packages)
@@ -92,6 +89,8 @@ func NewIndex(repos []Repository) (*Index, error) {
 			}
 		}
 	}
+	// Maps are sized up front: growing them rehashes every entry.
+	ix.byChecksum = make(map[string]int32, n)
 	// Packages, their repository lists and provides live in slabs.
 	slab := make([]pkg, 0, n)
 	repoBuf := make([]int32, n)
@@ -99,9 +98,9 @@ func NewIndex(repos []Repository) (*Index, error) {
 	ix.pkgs = make([]*pkg, 0, n)
 	ix.nameIDs = make(map[string]int32, n+nprov)
 	ix.names = make([]string, 0, n+nprov)
-	var count []int32 // providers per name
+	count := make([]int32, 0, n+nprov) // providers per name
 	tagBit := map[string]uint64{}
-	origins := map[string]int32{}
+	origins := make(map[string]int32, n/2)
 	intern := func(name string) int32 {
 		id := ix.intern(name)
 		if int(id) == len(count) {
