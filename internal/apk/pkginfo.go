@@ -88,6 +88,11 @@ func ParsePkgInfo(r io.Reader) (*PkgInfo, error) {
 		if !ok {
 			continue
 		}
+		// The scanner drops one "\r" before "\n" (CRLF files); any other
+		// carriage return would end up inside the value.
+		if strings.ContainsRune(val, '\r') {
+			return nil, &PkgInfoError{line, key, "value contains a carriage return"}
+		}
 		num := func() (uint64, error) {
 			n, err := strconv.ParseUint(strings.TrimSpace(val), 10, 64)
 			if err != nil {
