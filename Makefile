@@ -28,17 +28,9 @@ vet:
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
-# fuzz runs every fuzz target briefly (FUZZTIME each).
+# fuzz runs every fuzz target briefly (FUZZTIME each); see scripts/fuzz.sh.
 fuzz:
-	@for pkg in $$($(GO) list ./...); do \
-		for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
-			echo "fuzz $$pkg $$t"; \
-			log=$$(mktemp); \
-			if ! $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg >$$log 2>&1; then \
-				cat $$log; rm -f $$log; exit 1; \
-			fi; rm -f $$log; \
-		done; \
-	done
+	FUZZTIME=$(FUZZTIME) GO=$(GO) ./scripts/fuzz.sh
 
 # test is the README's test command: formatting, vet, a short run of every
 # fuzz target, then the unit and integration tests (whose summary ends the
