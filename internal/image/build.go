@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reef-dev/reef/internal/apk"
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/image/oci"
 	"github.com/reef-dev/reef/internal/install"
 	"github.com/reef-dev/reef/internal/repo"
@@ -348,11 +349,11 @@ func newBuild(ctx context.Context, cfg *Config, opts Options) (_ *build, err err
 	// Architectures.
 	switch {
 	case len(opts.Archs) > 0:
-		b.archs, err = ParseArchs(opts.Archs)
+		b.archs, err = arch.ParseList(opts.Archs)
 	case opts.Lock != nil:
 		b.archs = opts.Lock.Archs()
 	case len(cfg.Archs) > 0:
-		b.archs, err = ParseArchs(cfg.Archs)
+		b.archs, err = arch.ParseList(cfg.Archs)
 	}
 	if err != nil {
 		return nil, err

@@ -332,23 +332,6 @@ func TestShellSplit(t *testing.T) {
 	}
 }
 
-func TestParseArchs(t *testing.T) {
-	got, err := ParseArchs([]string{"amd64,arm64", "x86_64", "arm/v7"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, []string{"aarch64", "armv7", "x86_64"}) {
-		t.Errorf("got %q", got)
-	}
-	if _, err := ParseArchs([]string{"mips"}); err == nil {
-		t.Error("mips accepted")
-	}
-	all, _ := ParseArchs([]string{"all"})
-	if len(all) != len(AllArchs) {
-		t.Errorf("all = %q", all)
-	}
-}
-
 func TestCleanImagePath(t *testing.T) {
 	for in, want := range map[string]string{"/a/b/": "a/b", "a//b/./c": "a/b/c", "/": "", "/a/../b": "b"} {
 		got, err := cleanImagePath(in)

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/reef-dev/reef/internal/apk"
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/repo"
 	"github.com/reef-dev/reef/internal/solve"
 )
@@ -36,7 +37,7 @@ func (b *build) plan(ctx context.Context) (map[string][]resolvedPkg, error) {
 	archs := b.archs
 	probe := len(archs) == 0
 	if probe {
-		archs = AllArchs
+		archs = arch.All
 	}
 	// Load every index of every architecture in parallel.
 	type key struct {

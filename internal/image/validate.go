@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/repo"
 	"github.com/reef-dev/reef/internal/version"
 )
@@ -107,7 +108,7 @@ func (c *Config) Validate() error {
 		return err
 	}
 	for i, a := range c.Archs {
-		if _, err := ParseArch(a); err != nil {
+		if _, err := arch.Parse(a); err != nil {
 			return c.errorf(fmt.Sprintf("archs[%d]", i), "%v", err)
 		}
 	}
