@@ -15,6 +15,7 @@ import (
 	"github.com/reef-dev/reef/internal/apk"
 	"github.com/reef-dev/reef/internal/arch"
 	"github.com/reef-dev/reef/internal/build/config"
+	"github.com/reef-dev/reef/internal/image"
 	"github.com/reef-dev/reef/internal/install"
 	"github.com/reef-dev/reef/internal/repo"
 	"github.com/reef-dev/reef/internal/sbom"
@@ -145,6 +146,9 @@ func TestHelloBuild(t *testing.T) {
 		t.Errorf("hello printed %q", out)
 	}
 
+	// Put it in an image with reef's image builder and run that with runc.
+	runHelloImage(t, e)
+
 	// Again, in a fresh workspace with a fresh output directory, the build
 	// environment now cached: the same bytes.
 	first := map[string][]byte{}
@@ -226,6 +230,73 @@ func installFrom(t *testing.T, root string, world []string, e *rtEnv, outDir str
 	in := &install.Installer{FS: fsys, Arch: arch}
 	if _, err := in.Install(context.Background(), pkgs, install.Options{World: world}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// runHelloImage builds an OCI image holding the hello just built (and its
+// dependencies from stage 0) with internal/image, unpacks it with umoci and
+// runs its entrypoint with runc, as the image's user.
+func runHelloImage(t *testing.T, e *rtEnv) {
+	t.Helper()
+	umoci, err1 := exec.LookPath("umoci")
+	runc, err2 := exec.LookPath("runc")
+	if err1 != nil || err2 != nil || os.Geteuid() != 0 {
+		t.Log("not running the hello image: needs umoci, runc and root (apt-get install umoci runc)")
+		return
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "hello.image.yaml")
+	if err := os.WriteFile(file, []byte(`contents:
+  packages: [hello]
+entrypoint:
+  command: /usr/bin/hello
+accounts:
+  users: [{username: hello, uid: 1000}]
+  run-as: hello
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := image.LoadConfig(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := image.Build(context.Background(), cfg, image.Options{
+		Archs:             []string{arch.Host()},
+		ExtraRepositories: []string{e.out, e.stage0.Repo},
+		ExtraKeyring:      []string{rtKeyPriv + ".pub", e.stage0.PubKey},
+		CacheDir:          filepath.Join(dir, "cache"),
+	})
+	if err != nil {
+		t.Fatalf("image build: %v", err)
+	}
+	layout := filepath.Join(dir, "layout")
+	os.Mkdir(layout, 0o755)
+	tag, _ := image.ParseTag("reef.local/hello:test")
+	if err := res.Write(layout, tag); err != nil {
+		t.Fatal(err)
+	}
+	bundle := filepath.Join(dir, "bundle")
+	if out, err := exec.Command(umoci, "unpack", "--image", layout+":test", bundle).CombinedOutput(); err != nil {
+		t.Fatalf("umoci unpack: %v\n%s", err, out)
+	}
+	spec := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw = bytes.Replace(raw, []byte(`"terminal": true`), []byte(`"terminal": false`), 1)
+	raw = bytes.Replace(raw, []byte(`"terminal":true`), []byte(`"terminal":false`), 1)
+	if err := os.WriteFile(spec, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	id := "reef-hello-" + filepath.Base(dir)
+	out, err := exec.Command(runc, "run", "--bundle", bundle, id).CombinedOutput()
+	exec.Command(runc, "delete", "--force", id).Run()
+	if err != nil {
+		t.Fatalf("runc run: %v\n%s", err, out)
+	}
+	if string(out) != "Hello, world!\n" {
+		t.Errorf("the hello image printed %q", out)
 	}
 }
 
