@@ -318,8 +318,10 @@ func (r *runner) packageSBOM(o *Output, info *apk.PkgInfo, buildFile *sbom.Sourc
 }
 
 // detectBuildFileSource describes the build file as a source for the
-// SBOM when it is in a git work tree with an origin remote: its
-// repository, HEAD commit and path.
+// SBOM when it is in a git work tree whose origin remote is a URL others
+// can fetch: its repository, HEAD commit and path. A remote that is a
+// local path (a clone of a clone, as CI systems make) names nothing
+// outside this machine and is left out.
 func detectBuildFileSource(ctx context.Context, file string) *sbom.Source {
 	if file == "" {
 		return nil
@@ -343,11 +345,21 @@ func detectBuildFileSource(ctx context.Context, file string) *sbom.Source {
 	}
 	commit := git("rev-parse", "HEAD")
 	url := git("config", "--get", "remote.origin.url")
-	if commit == "" || url == "" {
+	if commit == "" || !fetchableRemote(url) {
 		return nil
 	}
 	prefix := git("rev-parse", "--show-prefix")
 	return &sbom.Source{Repository: url, Commit: commit, Path: prefix + filepath.Base(abs)}
+}
+
+// fetchableRemote reports whether a git remote names a repository on
+// another machine: a URL with a network scheme or scp-like "user@host:path".
+func fetchableRemote(url string) bool {
+	if scheme, _, ok := strings.Cut(url, "://"); ok {
+		return scheme != "file" && scheme != ""
+	}
+	at, colon := strings.Index(url, "@"), strings.Index(url, ":")
+	return at > 0 && colon > at && !strings.Contains(url[:colon], "/")
 }
 
 // owners maps uids and gids to the names of the guest's accounts.

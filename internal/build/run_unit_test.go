@@ -467,3 +467,58 @@ func TestIgnoreList(t *testing.T) {
 		}
 	}
 }
+
+func TestFetchableRemote(t *testing.T) {
+	for _, tc := range []struct {
+		url  string
+		want bool
+	}{
+		{"https://github.com/wolfi-dev/os.git", true},
+		{"ssh://git@host/x.git", true},
+		{"git@github.com:wolfi-dev/os.git", true},
+		{"/check/repo.git", false},
+		{"../repo", false},
+		{"file:///srv/repo.git", false},
+		{"./a@b:c", false},
+		{"", false},
+	} {
+		if got := fetchableRemote(tc.url); got != tc.want {
+			t.Errorf("fetchableRemote(%q) = %v, want %v", tc.url, got, tc.want)
+		}
+	}
+}
+
+// A build file in a clone whose origin is a local path (as CI clones
+// are) builds, and its SBOM names no repository for the build file.
+func TestDetectBuildFileSourceLocalRemote(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	dir := t.TempDir()
+	upstream := filepath.Join(dir, "up.git")
+	clone := filepath.Join(dir, "clone")
+	run := func(d string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-C", d}, args...)...)
+		cmd.Env = append(os.Environ(), "GIT_AUTHOR_NAME=t", "GIT_AUTHOR_EMAIL=t@t", "GIT_COMMITTER_NAME=t", "GIT_COMMITTER_EMAIL=t@t")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v\n%s", args, err, out)
+		}
+	}
+	run(dir, "init", "-q", "--bare", upstream)
+	run(dir, "clone", "-q", upstream, clone)
+	file := filepath.Join(clone, "x.yaml")
+	if err := os.WriteFile(file, []byte("package: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run(clone, "add", "x.yaml")
+	run(clone, "commit", "-q", "-m", "x")
+	if src := detectBuildFileSource(t.Context(), file); src != nil {
+		t.Errorf("local origin: got source %+v, want none", src)
+	}
+	run(clone, "remote", "set-url", "origin", "https://example.com/os.git")
+	src := detectBuildFileSource(t.Context(), file)
+	if src == nil || src.Repository != "https://example.com/os.git" || src.Path != "x.yaml" || len(src.Commit) != 40 {
+		t.Errorf("https origin: got %+v", src)
+	}
+}
