@@ -110,14 +110,21 @@ func BenchmarkBuildDebian(b *testing.B) {
 		var total Timings
 		total.phases = map[string]time.Duration{}
 		cpu0 := cpuTime()
+		// The fastest build is the steadiest wall-clock figure on a
+		// shared machine; cpu-ms is the process's user+system time.
+		fastest := time.Duration(1 << 62)
 		for i := 0; i < b.N; i++ {
-			res := run(b, cacheDir())
+			dir := cacheDir()
+			t := time.Now()
+			res := run(b, dir)
+			fastest = min(fastest, time.Since(t))
 			for _, p := range res.Timings.order {
 				total.Add(p, res.Timings.Get(p))
 			}
 			res.Close()
 		}
 		b.ReportMetric(float64((cpuTime()-cpu0).Milliseconds())/float64(b.N), "cpu-ms/op")
+		b.ReportMetric(float64(fastest.Microseconds())/1000, "min-ms")
 		b.Logf("%s, mean of %d: %s", name, b.N, meanTimings(&total, b.N))
 	}
 	b.Run("cold", func(b *testing.B) {

@@ -2,7 +2,6 @@ package image
 
 import (
 	"path"
-	"slices"
 	"strings"
 
 	"github.com/reef-dev/reef/internal/install"
@@ -25,18 +24,15 @@ func (r *root) linkBusybox() error {
 	if err != nil {
 		return nil
 	}
-	var lists []string
-	err = r.fs.Walk(func(e *install.Entry, _ []byte) error {
-		if e.Type == install.TypeReg && path.Dir(e.Name) == dir {
-			lists = append(lists, e.Name)
-		}
-		return nil
-	})
+	ents, err := r.fs.ReadDir(dir)
 	if err != nil {
-		return err
+		return nil // not a directory
 	}
-	slices.Sort(lists)
-	for _, l := range lists {
+	for _, e := range ents { // sorted by name
+		if e.Type != install.TypeReg {
+			continue
+		}
+		l := e.Name
 		data, err := r.fs.ReadFile(l)
 		if err != nil {
 			return err

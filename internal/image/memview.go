@@ -6,9 +6,6 @@ import (
 	"io"
 	"io/fs"
 	"path"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/reef-dev/reef/internal/image/ldso"
@@ -18,30 +15,9 @@ import (
 // memView presents a MemFS as a read-only io/fs file system (with
 // fs.ReadDirFS and fs.ReadLinkFS), for code written against io/fs such
 // as the ld.so.cache generator. Open follows symbolic links inside the
-// root. Directory listings come from one walk of the tree, made on first
-// use: the tree must not change while the view is used.
+// root. The tree must not change while the view is used.
 type memView struct {
-	m    *install.MemFS
-	once sync.Once
-	dirs map[string][]*install.Entry // real dir path ("." for the root) → entries, sorted
-}
-
-func (v *memView) listing() map[string][]*install.Entry {
-	v.once.Do(func() {
-		v.dirs = map[string][]*install.Entry{}
-		v.m.Walk(func(e *install.Entry, _ []byte) error {
-			d := path.Dir(e.Name)
-			if e.Type == install.TypeLink {
-				// A second name of a file: list it as the file.
-				if t, err := v.m.Lstat(e.Name); err == nil {
-					e = t
-				}
-			}
-			v.dirs[d] = append(v.dirs[d], e)
-			return nil
-		})
-	})
-	return v.dirs
+	m *install.MemFS
 }
 
 func toRel(name string) string {
@@ -180,6 +156,8 @@ type memDir struct {
 	v    *memView
 	e    *install.Entry
 	real string
+	ents []*install.Entry // the listing, read on the first ReadDir
+	read bool
 	pos  int
 }
 
@@ -190,7 +168,14 @@ func (d *memDir) Read([]byte) (int, error) {
 }
 
 func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
-	ents := d.v.listing()[d.real]
+	if !d.read {
+		ents, err := d.v.m.ReadDir(toRel(d.real))
+		if err != nil {
+			return nil, &fs.PathError{Op: "readdir", Path: d.real, Err: err}
+		}
+		d.ents, d.read = ents, true
+	}
+	ents := d.ents
 	rest := ents[min(d.pos, len(ents)):]
 	if n > 0 && len(rest) == 0 {
 		return nil, io.EOF
@@ -200,10 +185,9 @@ func (d *memDir) ReadDir(n int) ([]fs.DirEntry, error) {
 	}
 	d.pos += len(rest)
 	out := make([]fs.DirEntry, len(rest))
-	for i, e := range rest {
+	for i, e := range rest { // sorted by name
 		out[i] = dirEntry{entryInfo{e}}
 	}
-	slices.SortFunc(out, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	return out, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"strings"
@@ -145,53 +144,67 @@ func (r *root) writeFile(name string, data []byte, mode uint32, uid, gid int, ke
 }
 
 // setMeta changes the owner and/or mode of the entry at real (a resolved
-// path). A nil argument leaves that part alone.
+// path), in place: a hard-linked file keeps its links (every name sees
+// the change) and its modification time. A nil argument leaves that part
+// alone. A symlink's mode is always 0777 (the kernel ignores it; the
+// layer shows it).
 func (r *root) setMeta(real string, mode *uint32, uid, gid *int) error {
 	e, err := r.fs.Lstat(real)
 	if err != nil {
 		return err
 	}
-	if mode != nil {
-		e.Mode = *mode
-	}
-	if uid != nil {
-		e.UID = *uid
-	}
-	if gid != nil {
-		e.GID = *gid
-	}
-	var body io.Reader
-	switch e.Type {
-	case install.TypeReg:
-		// install.FS has no chmod: recreate the file with its content.
-		// (A file with several hard links loses the link.)
-		data, err := r.fs.ReadFile(real)
-		if err != nil {
+	switch {
+	case e.Type == install.TypeSymlink:
+		if e.Mode != 0o777 {
+			if err := r.fs.Chmod(real, 0o777); err != nil {
+				return err
+			}
+		}
+	case mode != nil:
+		if err := r.fs.Chmod(real, *mode); err != nil {
 			return err
 		}
-		body = bytes.NewReader(data)
-	case install.TypeSymlink:
-		// Symlink owners are meaningless to the kernel but kept in tar;
-		// modes are always 0777.
-		e.Mode = 0o777
 	}
-	if err := r.fs.Create(e, body); err != nil {
-		return err
+	if uid != nil || gid != nil {
+		u, g := e.UID, e.GID
+		if uid != nil {
+			u = *uid
+		}
+		if gid != nil {
+			g = *gid
+		}
+		if err := r.fs.Chown(real, u, g); err != nil {
+			return err
+		}
 	}
 	r.touch(real)
 	return nil
 }
 
 // under returns the real paths of every entry below dir (not dir itself),
-// parents before children, without following links.
+// parents before children, each directory's entries sorted by name,
+// without following links.
 func (r *root) under(dir string) ([]string, error) {
 	var out []string
-	prefix := dir + "/"
-	err := r.fs.Walk(func(e *install.Entry, _ []byte) error {
-		if dir == "" || strings.HasPrefix(e.Name, prefix) {
+	var walk func(string) error
+	walk = func(d string) error {
+		ents, err := r.fs.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, e := range ents {
 			out = append(out, e.Name)
+			if e.Type == install.TypeDir {
+				if err := walk(e.Name); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
-	})
-	return out, err
+	}
+	e, err := r.fs.Lstat(dir)
+	if err != nil || e.Type != install.TypeDir {
+		return nil, err
+	}
+	return out, walk(dir)
 }

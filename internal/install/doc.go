@@ -23,6 +23,12 @@
 // etc/apk/keys and etc/apk/arch. ParseInstalled and WriteInstalled read and
 // write the installed database on their own.
 //
+// Packages are written one at a time, in the order given, but into a
+// MemFS they are read ahead (Installer.ReadAhead): several goroutines
+// open, decompress and check the next packages into memory while the
+// current one is written, which changes nothing in the outcome, errors
+// included.
+//
 // Installing into a root that already has packages adds to it; upgrading
 // and removing packages are not supported yet. Install scripts are not run
 // unless Installer.RunScripts is set; they then run chrooted into a DirFS

@@ -123,7 +123,8 @@ func buildPkg(t testing.TB, info apk.PkgInfo, scripts []apk.Script, entries []tE
 
 // rawPkg writes a package with archive/tar directly, bypassing the
 // writer's checks, to make hostile packages. Regular files and symlinks
-// get the APK-TOOLS.checksum.SHA1 record.
+// get the APK-TOOLS.checksum.SHA1 record. An info.DataHash of "legacy"
+// makes a package without datahash.
 func rawPkg(t testing.TB, info apk.PkgInfo, entries []tEntry) []byte {
 	t.Helper()
 	if info.Version == "" {
@@ -156,8 +157,13 @@ func rawPkg(t testing.TB, info apk.PkgInfo, entries []tEntry) []byte {
 	}
 	tw.Close()
 	zw.Close()
-	dh := sha256.Sum256(data.Bytes())
-	info.DataHash = hex.EncodeToString(dh[:])
+	if info.DataHash == "legacy" {
+		// A legacy package: no datahash, the identity covers the data.
+		info.DataHash = ""
+	} else {
+		dh := sha256.Sum256(data.Bytes())
+		info.DataHash = hex.EncodeToString(dh[:])
+	}
 	if info.Size == 0 {
 		info.Size = 1
 	}

@@ -73,6 +73,23 @@ type Installer struct {
 	ModTime time.Time
 	// Logger receives progress and warnings; nil discards them.
 	Logger *slog.Logger
+	// ReadAhead is how many packages are read ahead of the one being
+	// written, each in a goroutine of its own: opened, decompressed and
+	// checked (file checksums, datahash) into memory, so that packages
+	// are unpacked in parallel while they are still written into the root
+	// one at a time, in order. It changes nothing in what Install does or
+	// returns. 0 means GOMAXPROCS for a MemFS, whose files are held in
+	// memory anyway, and no read-ahead for other roots; a negative value
+	// turns it off. The bytes read ahead and not yet written are bounded
+	// (by the index records' installed sizes), but a package read ahead
+	// is held in memory whole, however large.
+	//
+	// With read-ahead, Package.Open is called from other goroutines, for
+	// several packages at once, and possibly for packages after one that
+	// fails (every file it opens is closed before Install returns).
+	ReadAhead int
+
+	readAheadBudget int64 // tests: the byte budget instead of readAheadBytes
 }
 
 // Package is one package to install: what the index says it is (when
@@ -88,7 +105,9 @@ type Package struct {
 	// RepoTag is the tag of the repository the package comes from
 	// (the s: field), without "@"; "" for an untagged repository.
 	RepoTag string
-	// Open opens the .apk file.
+	// Open opens the .apk file. With read-ahead (Installer.ReadAhead) it
+	// is called from another goroutine, concurrently with other
+	// packages' Open and Read.
 	Open func() (io.ReadCloser, error)
 	// Source names the file in messages (a path or URL); optional.
 	Source string
@@ -196,6 +215,8 @@ func (in *Installer) Install(ctx context.Context, pkgs []Package, opts Options) 
 	if err := r.load(); err != nil {
 		return r.res, err
 	}
+	ra := r.startReadAhead(ctx, pkgs)
+	defer ra.stop()
 	var scriptErrs []error
 	var failed error
 	for i := range pkgs {
@@ -203,7 +224,8 @@ func (in *Installer) Install(ctx context.Context, pkgs []Package, opts Options) 
 			failed = err
 			break
 		}
-		serr, err := r.installOne(ctx, &pkgs[i])
+		serr, err := r.installOne(ctx, &pkgs[i], ra.get(i))
+		ra.done(i)
 		if serr != nil {
 			scriptErrs = append(scriptErrs, serr)
 		}
@@ -212,6 +234,7 @@ func (in *Installer) Install(ctx context.Context, pkgs []Package, opts Options) 
 			break
 		}
 	}
+	ra.stop()
 	if failed == nil && in.RunScripts {
 		scriptErrs = append(scriptErrs, r.runTriggers(ctx)...)
 	}
@@ -366,9 +389,23 @@ type pkgState struct {
 	symlinks bool
 }
 
-// installOne installs one package. It returns a script error (not
-// fatal) and a fatal error.
-func (r *run) installOne(ctx context.Context, p *Package) (scriptErr, err error) {
+// pkgReader is what installOne reads a package with: an *apk.Reader
+// streaming it, or a package read ahead into memory (*stagedPkg), which
+// replays what the Reader returned.
+type pkgReader interface {
+	Info() *apk.PkgInfo
+	Identity() string
+	Scripts() []apk.Script
+	Next() (*apk.File, error)
+	Read(p []byte) (int, error)
+	DataHash() string
+	Size() int64
+}
+
+// installOne installs one package, streaming it or, when pre is not nil,
+// from what was read ahead. It returns a script error (not fatal) and a
+// fatal error.
+func (r *run) installOne(ctx context.Context, p *Package, pre *stagedPkg) (scriptErr, err error) {
 	label := p.Source
 	if p.Index != nil {
 		label = p.Index.String()
@@ -382,17 +419,26 @@ func (r *run) installOne(ctx context.Context, p *Package) (scriptErr, err error)
 			return nil, nil
 		}
 	}
-	if p.Open == nil {
-		return nil, wrapPkg(label, errors.New("no way to open the package (Package.Open is nil)"))
-	}
-	rc, err := p.Open()
-	if err != nil {
-		return nil, wrapPkg(label, err)
-	}
-	defer rc.Close()
-	ar, err := apk.NewReader(rc, r.in.Limits)
-	if err != nil {
-		return nil, wrapPkg(label, err)
+	var ar pkgReader
+	if pre != nil {
+		if pre.err != nil {
+			return nil, wrapPkg(label, pre.err)
+		}
+		ar = pre
+	} else {
+		if p.Open == nil {
+			return nil, wrapPkg(label, errors.New("no way to open the package (Package.Open is nil)"))
+		}
+		rc, err := p.Open()
+		if err != nil {
+			return nil, wrapPkg(label, err)
+		}
+		defer rc.Close()
+		sr, err := apk.NewReader(rc, r.in.Limits)
+		if err != nil {
+			return nil, wrapPkg(label, err)
+		}
+		ar = sr
 	}
 	info := ar.Info()
 	nv := info.Name + "-" + info.Version
@@ -572,7 +618,7 @@ func tmpName(realDir, base string) string {
 }
 
 // extract reads the data entries and writes them under temporary names.
-func (r *run) extract(ctx context.Context, ar *apk.Reader, ps *pkgState) error {
+func (r *run) extract(ctx context.Context, ar pkgReader, ps *pkgState) error {
 	ip := ps.ipkg
 	for n := 0; ; n++ {
 		if n&63 == 0 {

@@ -22,8 +22,9 @@ import (
 // A MemFS is safe for concurrent use. The zero value is not usable; call
 // NewMemFS.
 type MemFS struct {
-	mu   sync.RWMutex
-	root *memNode
+	mu    sync.RWMutex
+	root  *memNode
+	arena contentArena // regular files' content
 }
 
 type memNode struct {
@@ -132,14 +133,20 @@ func (m *MemFS) Create(e *Entry, r io.Reader) error {
 	var data []byte
 	if e.Type == TypeReg && r != nil {
 		// Read before taking the lock: r may be slow (a package stream).
-		var buf bytes.Buffer
-		if e.Size > 0 {
-			buf.Grow(int(min(e.Size, 64<<20)))
+		// Content read ahead into memory is kept as it is; otherwise
+		// the buffer is allocated from e.Size, grown only if r has more.
+		if t, ok := r.(contentTaker); ok {
+			data, ok = t.takeContent()
+			if !ok {
+				data = nil
+			}
 		}
-		if _, err := buf.ReadFrom(r); err != nil {
-			return pathErr("create", name, err)
+		if data == nil {
+			data, err = readContent(r, e.Size, &m.arena)
+			if err != nil {
+				return pathErr("create", name, err)
+			}
 		}
-		data = buf.Bytes()
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -200,6 +207,74 @@ func (m *MemFS) Create(e *Entry, r io.Reader) error {
 		return nil
 	}
 	return pathErr("create", name, fs.ErrInvalid)
+}
+
+// Chmod sets the permission bits (07777) of the named entry, without
+// following a final symlink: on a symlink it sets the mode recorded for
+// the link itself (which the kernel ignores but a tar layer shows). Every
+// name of a hard-linked file sees the change. The modification time is
+// kept.
+func (m *MemFS) Chmod(name string, mode uint32) error {
+	name, err := m.clean("chmod", name)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.lookup("chmod", name)
+	if err != nil {
+		return err
+	}
+	n.mode = mode & 0o7777
+	return nil
+}
+
+// Chown sets the owner and group of the named entry, without following a
+// final symlink (as lchown). Every name of a hard-linked file sees the
+// change. The modification time is kept.
+func (m *MemFS) Chown(name string, uid, gid int) error {
+	name, err := m.clean("chown", name)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n, err := m.lookup("chown", name)
+	if err != nil {
+		return err
+	}
+	n.uid, n.gid = uid, gid
+	return nil
+}
+
+// ReadDir describes the entries of the named directory (a real path: a
+// symlink is not followed), sorted by name bytewise. Each Entry's Name is
+// the full root-relative path, as Walk gives it; unlike Walk, every name
+// of a hard-linked file is reported as the regular file it is.
+func (m *MemFS) ReadDir(name string) ([]*Entry, error) {
+	name, err := m.clean("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	d, err := m.lookup("readdir", name)
+	if err != nil {
+		return nil, err
+	}
+	if d.typ != TypeDir {
+		return nil, pathErr("readdir", name, errNotDir)
+	}
+	names := slices.Sorted(maps.Keys(d.children))
+	out := make([]*Entry, len(names))
+	for i, base := range names {
+		p := base
+		if name != "" {
+			p = name + "/" + base
+		}
+		out[i] = d.children[base].entry(p)
+	}
+	return out, nil
 }
 
 // setMeta sets the owner, mode, xattrs and (for an existing directory,
@@ -369,10 +444,22 @@ func (m *MemFS) walk(d *memNode, dir string, seen map[*memNode]string, fn func(*
 // Size returns the total size of the regular files' content, each
 // hard-linked file counted once.
 func (m *MemFS) Size() int64 {
-	var total int64
-	m.Walk(func(e *Entry, data []byte) error {
-		total += int64(len(data))
-		return nil
-	})
-	return total
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	seen := map[*memNode]bool{}
+	var size func(d *memNode) int64
+	size = func(d *memNode) int64 {
+		var total int64
+		for _, n := range d.children {
+			switch {
+			case n.typ == TypeDir:
+				total += size(n)
+			case n.typ == TypeReg && !seen[n]:
+				seen[n] = true
+				total += int64(len(n.data))
+			}
+		}
+		return total
+	}
+	return size(m.root)
 }

@@ -207,7 +207,7 @@ func writeEntry(path string, e cacheEntry, withDiffID bool) error {
 }
 
 // params names the compression parameters for cache entries, for example
-// "gzip3-1m-pgzip1.3.0-compress1.20.3".
+// "gzip1-1024k-pgzip1.3.0-compress1.20.3".
 func (comp compressor) params() string {
 	return fmt.Sprintf("gzip%d-%dk-%s", comp.level, BlockSize>>10, libVersions)
 }

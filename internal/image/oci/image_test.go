@@ -21,7 +21,7 @@ import (
 
 // goldenIndexDigest is the digest of buildTestIndex's index. See the note
 // on goldenSmallDigest before updating it.
-const goldenIndexDigest = "sha256:bb1115e87f9e5794e13392f741a7819a43f01a9ba9b360f140f0955987024844"
+const goldenIndexDigest = "sha256:546331f8e213b835c2e965cb772ca2fe5eb98f719d9dbcbdaaf0864f5de45cf1"
 
 func TestPlatformMapping(t *testing.T) {
 	cases := []struct{ apk, oci string }{

@@ -21,12 +21,14 @@ import (
 // changes layer digests (and the golden digests in the tests).
 const (
 	// DefaultLevel is the gzip level used when LayerOptions.Level is zero.
-	// On 100 MB of libraries, executables and data files, level 3 of
-	// klauspost/compress takes about three quarters of the CPU time of
-	// level 5 (the library's default, which apko uses) for a 4% larger
-	// layer; level 1 takes about 0.55 of it for a 9% larger one
-	// (BenchmarkLayer100MB).
-	DefaultLevel = 3
+	// On 100 MB of libraries, executables and data files, level 1 of
+	// klauspost/compress takes about 0.55 of the CPU time of level 5 (the
+	// library's default, which apko uses) for a 9% larger layer; level 3
+	// takes about three quarters of it for a 4% larger one
+	// (BenchmarkLayer100MB). Compression is most of the CPU time of a cold
+	// image build; level 1 is what brings the ~100 MB benchmark image
+	// (image.BenchmarkBuildDebian) to half of apko's time on two cores.
+	DefaultLevel = 1
 
 	// BlockSize is the size of the independently compressed blocks. Each
 	// block is deflated on its own, primed with the last 16 KiB of the
