@@ -22,8 +22,22 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 
 // WriteAtomic streams the output of write to path atomically (temporary
 // file in the same directory, fsync, rename). If write fails, the
-// temporary file is removed and path is left untouched.
-func WriteAtomic(path string, perm os.FileMode, write func(w io.Writer) error) (err error) {
+// temporary file is removed and path is left untouched. write is given
+// the temporary *os.File.
+func WriteAtomic(path string, perm os.FileMode, write func(w io.Writer) error) error {
+	return writeAtomic(path, perm, true, write)
+}
+
+// ReplaceFile is WriteAtomic without the fsyncs: other processes still
+// see the old file or the whole new one, never a part, but after a
+// system crash path may be empty or truncated. It is for large outputs
+// that are cheap to make again (image archives), where syncing costs
+// more than the rest of the write.
+func ReplaceFile(path string, perm os.FileMode, write func(w io.Writer) error) error {
+	return writeAtomic(path, perm, false, write)
+}
+
+func writeAtomic(path string, perm os.FileMode, sync bool, write func(w io.Writer) error) (err error) {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
@@ -41,14 +55,19 @@ func WriteAtomic(path string, perm os.FileMode, write func(w io.Writer) error) (
 	if err = f.Chmod(perm); err != nil {
 		return err
 	}
-	if err = f.Sync(); err != nil {
-		return err
+	if sync {
+		if err = f.Sync(); err != nil {
+			return err
+		}
 	}
 	if err = f.Close(); err != nil {
 		return err
 	}
 	if err = os.Rename(f.Name(), path); err != nil {
 		return err
+	}
+	if !sync {
+		return nil
 	}
 	if d, derr := os.Open(dir); derr == nil {
 		d.Sync()

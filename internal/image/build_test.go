@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -774,5 +775,30 @@ func TestRemoteRepository(t *testing.T) {
 	_, err := Build(context.Background(), c, Options{CacheDir: filepath.Join(dir, "empty"), Offline: true})
 	if err == nil || !strings.Contains(err.Error(), "offline") {
 		t.Errorf("offline without cache: %v", err)
+	}
+}
+
+// The build ID read from the test binary is the one the go tool reports.
+func TestGoBuildID(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := goBuildID(exe)
+	if got == "" {
+		t.Fatalf("no Go build ID in %s", exe)
+	}
+	out, err := exec.Command("go", "tool", "buildid", exe).Output()
+	if err != nil {
+		t.Skipf("go tool buildid: %v", err)
+	}
+	if want := strings.TrimSpace(string(out)); got != want {
+		t.Errorf("goBuildID = %q, go tool buildid says %q", got, want)
+	}
+	if id := goBuildID("/dev/null"); id != "" {
+		t.Errorf("goBuildID(/dev/null) = %q", id)
+	}
+	if d := executableDigest(); d != "go-buildid:"+got {
+		t.Errorf("executableDigest() = %q", d)
 	}
 }

@@ -3,6 +3,7 @@ package image
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -53,12 +54,18 @@ var (
 	exeSum  string
 )
 
-// executableDigest is the SHA-256 of the running program, "" if it cannot
-// be read (caching of whole images is then off).
+// executableDigest names the running program's build: its Go build ID
+// (which changes with any change to its inputs or its bytes), else the
+// SHA-256 of the whole file; "" if neither can be read (caching of whole
+// images is then off).
 func executableDigest() string {
 	exeOnce.Do(func() {
 		p, err := os.Executable()
 		if err != nil {
+			return
+		}
+		if id := goBuildID(p); id != "" {
+			exeSum = "go-buildid:" + id
 			return
 		}
 		f, err := os.Open(p)
@@ -73,6 +80,34 @@ func executableDigest() string {
 		exeSum = hex.EncodeToString(h.Sum(nil))
 	})
 	return exeSum
+}
+
+// goBuildID returns the build ID the Go linker records in an ELF
+// executable's .note.go.buildid section, or "". Reading it costs a few
+// small reads, where hashing the executable costs tens of milliseconds.
+func goBuildID(path string) string {
+	f, err := elf.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sec := f.Section(".note.go.buildid")
+	if sec == nil {
+		return ""
+	}
+	note, err := sec.Data()
+	if err != nil || len(note) < 16 {
+		return ""
+	}
+	// An ELF note: namesz, descsz, type (4 bytes each), the name "Go\0"
+	// padded to 4 bytes, then the build ID.
+	bo := f.ByteOrder
+	namesz, descsz, typ := bo.Uint32(note), bo.Uint32(note[4:]), bo.Uint32(note[8:])
+	const goBuildIDNote = 4
+	if namesz != 4 || typ != goBuildIDNote || string(note[12:16]) != "Go\x00\x00" || uint64(len(note)-16) < uint64(descsz) || descsz == 0 {
+		return ""
+	}
+	return string(note[16 : 16+descsz])
 }
 
 // imageKey names the inputs of one architecture's image; "" when whole
@@ -150,7 +185,13 @@ func (b *build) saveFacts(key string, f *imageFacts) {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return
 	}
-	if err := fsutil.WriteFileAtomic(p, data, 0o644); err != nil {
+	// Not synced (as the layer cache's entries): facts a crash damaged
+	// fail to parse, or name layers that fail their checks.
+	err = fsutil.ReplaceFile(p, 0o644, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+	if err != nil {
 		b.log.Debug("cannot cache image facts", "err", err)
 	}
 }

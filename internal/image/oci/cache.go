@@ -29,9 +29,12 @@ import (
 // may give other bytes, and a warm build must give the digest a cold build
 // gives. Entries are written atomically, so several processes may share a
 // cache; nothing is ever evicted (delete the directory to clean it).
-// Cached blobs are checked against their digest as they are read.
-// WriteLayout hard-links cached blobs into the layout when it can, so a
-// cache file must never be modified in place.
+//
+// Blobs are not synced to disk when written: a blob is checked against its
+// digest when a later build finds it, and one that a crash (or anything
+// else) damaged is removed and counts as a miss. WriteLayout hard-links
+// cached blobs into the layout when it can, so a cache file must never be
+// modified in place.
 type Cache struct {
 	dir string
 }
@@ -94,11 +97,13 @@ func (c *Cache) layer(write func(io.Writer) error, comp compressor, key string) 
 }
 
 // lookup returns the cached layer of e, if its blob is present and has the
-// recorded size.
+// recorded size and digest. A damaged blob is removed.
 func (c *Cache) lookup(e cacheEntry) (*Layer, bool) {
 	p := c.blobPath(e.digest)
-	fi, err := os.Stat(p)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != e.size {
+	if err := checkBlobFile(p, e.digest, e.size); err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			os.Remove(p)
+		}
 		return nil, false
 	}
 	return &Layer{
@@ -127,13 +132,9 @@ func (c *Cache) compress(write func(io.Writer) error, comp compressor, want v1.H
 	if want.Hex != "" && l.diffID != want {
 		return nil, fmt.Errorf("layer: the tar writer is not deterministic: first run gave diffID %s, second %s", want, l.diffID)
 	}
-	// Readable by all, like the layout files it may be linked to; synced
-	// before its entry names it, so a crash cannot leave an entry for a
-	// damaged blob.
+	// Readable by all, like the layout files it may be linked to. Not
+	// synced: lookup checks the digest.
 	if err := f.Chmod(0o644); err != nil {
-		return nil, fmt.Errorf("layer cache: %w", err)
-	}
-	if err := f.Sync(); err != nil {
 		return nil, fmt.Errorf("layer cache: %w", err)
 	}
 	if err := f.Close(); err != nil {
@@ -200,7 +201,14 @@ func writeEntry(path string, e cacheEntry, withDiffID bool) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("layer cache: %w", err)
 	}
-	if err := fsutil.WriteFileAtomic(path, []byte(s), 0o644); err != nil {
+	// Not synced: syncing a small file on ext4 also writes out the blob
+	// it names, still being written back; an entry a crash damaged fails
+	// to parse or names a blob that fails its check, and is a miss.
+	err := fsutil.ReplaceFile(path, 0o644, func(w io.Writer) error {
+		_, err := io.WriteString(w, s)
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("layer cache: %w", err)
 	}
 	return nil
@@ -239,9 +247,33 @@ var libVersions = func() string {
 	return "pgzip" + clean(pg) + "-compress" + clean(kc)
 }()
 
-// cacheBlob is a compressed layer in the cache. Readers check the digest:
-// a cache file that was damaged fails the read instead of producing a
-// corrupt image.
+// checkBlobFile checks that the file at p is a regular file of size bytes
+// with the given digest.
+func checkBlobFile(p string, digest v1.Hash, size int64) error {
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() != size {
+		return fmt.Errorf("%s: not a regular file of %d bytes", p, size)
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return err
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil)); got != digest.Hex {
+		return fmt.Errorf("%s: content has digest sha256:%s", p, got)
+	}
+	return nil
+}
+
+// cacheBlob is a compressed layer in the cache, written by this process or
+// checked against its digest when it was looked up.
 type cacheBlob struct {
 	path   string
 	digest v1.Hash
@@ -256,7 +288,7 @@ func (cb *cacheBlob) open() (io.ReadCloser, error) {
 		}
 		return nil, err
 	}
-	return &verifyReader{r: f, c: f, h: sha256.New(), want: cb.digest, size: cb.size}, nil
+	return f, nil
 }
 
 func (cb *cacheBlob) close() error { return nil }

@@ -3,9 +3,11 @@ package oci
 import (
 	"archive/tar"
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -40,8 +42,8 @@ type dockerManifest struct {
 // under tag. Each blob is stored once; entries have fixed owner, mode and
 // time, so the archive is a function of idx and tag.
 //
-// The file is written under a temporary name in path's directory, synced
-// and renamed, so path is never left half-written.
+// The file is written under a temporary name in path's directory and
+// renamed, so path is never left half-written.
 func WriteTarball(path string, tag name.Tag, idx v1.ImageIndex) error {
 	ic, err := walkIndex(idx)
 	if err != nil {
@@ -68,25 +70,20 @@ func WriteTarball(path string, tag name.Tag, idx v1.ImageIndex) error {
 		return err
 	}
 
-	err = fsutil.WriteAtomic(path, 0o644, func(w io.Writer) error {
-		bw := bufio.NewWriterSize(w, 1<<20)
-		tw := tar.NewWriter(bw)
+	// Not synced (see fsutil.ReplaceFile): an archive is quick to make
+	// again, and syncing ~50 MB costs more than the rest of writing it.
+	err = fsutil.ReplaceFile(path, 0o644, func(w io.Writer) error {
+		aw := newArchiveWriter(w)
 		for _, d := range []string{"blobs/", "blobs/sha256/"} {
-			if err := tw.WriteHeader(archiveHeader(d, tar.TypeDir, 0)); err != nil {
+			if err := aw.header(archiveHeader(d, tar.TypeDir, 0)); err != nil {
 				return err
 			}
 		}
 		for _, b := range ic.blobs {
-			if err := tw.WriteHeader(archiveHeader(blobName(b.desc.Digest), tar.TypeReg, b.desc.Size)); err != nil {
+			if err := aw.header(archiveHeader(blobName(b.desc.Digest), tar.TypeReg, b.desc.Size)); err != nil {
 				return err
 			}
-			rc, err := b.openVerified()
-			if err != nil {
-				return err
-			}
-			_, err = io.Copy(tw, rc)
-			rc.Close()
-			if err != nil {
+			if err := aw.blob(b); err != nil {
 				return err
 			}
 		}
@@ -98,23 +95,105 @@ func WriteTarball(path string, tag name.Tag, idx v1.ImageIndex) error {
 			{"index.json", top},
 			{"manifest.json", manifestJSON},
 		} {
-			if err := tw.WriteHeader(archiveHeader(f.name, tar.TypeReg, int64(len(f.data)))); err != nil {
+			if err := aw.header(archiveHeader(f.name, tar.TypeReg, int64(len(f.data)))); err != nil {
 				return err
 			}
-			if _, err := tw.Write(f.data); err != nil {
+			if err := aw.content(bytes.NewReader(f.data), int64(len(f.data))); err != nil {
 				return err
 			}
 		}
-		if err := tw.Close(); err != nil {
-			return err
-		}
-		return bw.Flush()
+		return aw.close()
 	})
 	if err != nil {
 		return fmt.Errorf("image archive %s: %w", path, err)
 	}
 	return nil
 }
+
+// archiveWriter writes a tar archive like archive/tar's Writer, except
+// that an entry's content can be copied from a file by the kernel
+// (copy_file_range) when the archive is a file too: a cached layer goes
+// into the archive without passing through the process.
+type archiveWriter struct {
+	f  *os.File // the archive, if it is a file
+	bw *bufio.Writer
+}
+
+func newArchiveWriter(w io.Writer) *archiveWriter {
+	f, _ := w.(*os.File)
+	return &archiveWriter{f: f, bw: bufio.NewWriterSize(w, 1<<20)}
+}
+
+// header writes an entry's header block(s); the entry's content follows
+// with content or blob.
+func (aw *archiveWriter) header(h *tar.Header) error {
+	// archive/tar encodes the header; nothing else goes through its Writer.
+	var hb bytes.Buffer
+	if err := tar.NewWriter(&hb).WriteHeader(h); err != nil {
+		return err
+	}
+	_, err := aw.bw.Write(hb.Bytes())
+	return err
+}
+
+// content writes an entry's size bytes from r and pads them to a whole
+// block.
+func (aw *archiveWriter) content(r io.Reader, size int64) error {
+	n, err := io.Copy(aw.bw, r)
+	if err != nil {
+		return err
+	}
+	return aw.pad(n, size)
+}
+
+// blob writes b's bytes as an entry's content, checked against its digest
+// unless it is trusted, copied by the kernel when it is a trusted cache
+// file.
+func (aw *archiveWriter) blob(b blob) error {
+	if aw.f != nil && b.trusted && b.file != "" {
+		src, err := os.Open(b.file)
+		if err == nil {
+			defer src.Close()
+			if err := aw.bw.Flush(); err != nil {
+				return err
+			}
+			n, err := io.Copy(aw.f, src) // copy_file_range
+			if err != nil {
+				return fmt.Errorf("blob %s: %w", b.desc.Digest, err)
+			}
+			return aw.pad(n, b.desc.Size)
+		}
+	}
+	rc, err := b.openVerified()
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
+	return aw.content(rc, b.desc.Size)
+}
+
+// pad checks that n bytes were written for an entry of size bytes and
+// pads them to a whole block.
+func (aw *archiveWriter) pad(n, size int64) error {
+	if n != size {
+		return fmt.Errorf("archive entry: wrote %d bytes, want %d", n, size)
+	}
+	var zero [blockSize]byte
+	_, err := aw.bw.Write(zero[:(blockSize-size%blockSize)%blockSize])
+	return err
+}
+
+// close writes the end-of-archive marker (two zero blocks) and flushes.
+func (aw *archiveWriter) close() error {
+	var zero [2 * blockSize]byte
+	if _, err := aw.bw.Write(zero[:]); err != nil {
+		return err
+	}
+	return aw.bw.Flush()
+}
+
+// blockSize is the size of a tar block.
+const blockSize = 512
 
 // archiveTags returns the docker tag of each image: tag itself for a
 // single image, "<tag>-<arch>" for several.
