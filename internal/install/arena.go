@@ -7,14 +7,16 @@ import (
 
 // Regular-file content in a MemFS is allocated from large slabs rather
 // than one allocation per file. Touching fresh memory is a large part of
-// the cost of holding an image's ~100 MB of content (a page fault per 4
-// KiB page, and in a virtual machine often an exit to the host as well);
-// on Linux the slabs are advised for transparent huge pages, which takes
-// that to one fault per 2 MiB.
+// the cost of holding an image's ~100 MB of content: a page fault per 4
+// KiB page, and in a virtual machine an exit to the host as well (13 µs a
+// page measured on a 2-vCPU Firecracker VM, against under 1 µs per 4 KiB
+// with huge pages). So on Linux every content buffer lies in memory that
+// starts on a huge-page boundary and is advised for transparent huge
+// pages, which takes that to one fault per 2 MiB.
 const (
-	slabSize = 16 << 20 // size of a slab
-	slabMax  = 1 << 20  // larger files get a buffer of their own
-	hugeMin  = 4 << 20  // such a buffer is advised for huge pages from this size
+	slabSize = 32 << 20 // size of a slab
+	slabMax  = 8 << 20  // larger files get memory of their own
+	hugePage = 2 << 20  // size of a (transparent) huge page
 )
 
 // contentArena allocates content buffers. It is safe for concurrent use;
@@ -31,35 +33,30 @@ func (a *contentArena) alloc(n int) []byte {
 		return nil
 	}
 	if n > slabMax {
-		b := make([]byte, n)
-		if n >= hugeMin {
-			adviseHuge(b)
-		}
-		return b[:0]
+		return hugeAlloc(n)[:0:n]
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if len(a.free) < n {
-		a.free = make([]byte, slabSize)
-		adviseHuge(a.free)
+		// The rest of the old slab is left: its pages that were never
+		// touched take no memory.
+		a.free = hugeAlloc(slabSize)
 	}
 	b := a.free[:0:n]
 	a.free = a.free[n:]
 	return b
 }
 
-// hugeAligned returns the part of b that is made of whole, aligned 2 MiB
-// pages (nil if none).
-func hugeAligned(b []byte) []byte {
-	const huge = 2 << 20
-	if len(b) < huge {
-		return nil
-	}
+// hugeAlloc returns n bytes of memory that starts on a huge-page boundary
+// and, rounded up to whole huge pages, is advised for huge pages. It
+// allocates up to two huge pages more than n: what lies before the start
+// is never touched and takes no memory.
+func hugeAlloc(n int) []byte {
+	size := (n + hugePage - 1) &^ (hugePage - 1)
+	b := make([]byte, size+hugePage)
 	p := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	start := (p + huge - 1) &^ (huge - 1)
-	end := (p + uintptr(len(b))) &^ (huge - 1)
-	if end <= start {
-		return nil
-	}
-	return b[start-p : end-p]
+	off := int((p+hugePage-1)&^(hugePage-1) - p)
+	b = b[off : off+size : off+size]
+	adviseHuge(b)
+	return b[:n:n]
 }

@@ -2,10 +2,8 @@ package install
 
 import "syscall"
 
-// adviseHuge asks for transparent huge pages for the whole 2 MiB pages of
-// b (a hint: errors are ignored).
+// adviseHuge asks for transparent huge pages for b, which starts and ends
+// on huge-page boundaries (a hint: errors are ignored).
 func adviseHuge(b []byte) {
-	if h := hugeAligned(b); h != nil {
-		syscall.Madvise(h, syscall.MADV_HUGEPAGE)
-	}
+	syscall.Madvise(b, syscall.MADV_HUGEPAGE)
 }

@@ -4,6 +4,7 @@ package install
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -532,4 +533,49 @@ func utimensat(dirfd int, base string, t time.Time, flags int) error {
 		return &fs.PathError{Op: "utimensat", Path: base, Err: e}
 	}
 	return nil
+}
+
+// lockDB takes the locks that keep two installs out of the same root:
+// an exclusive flock on the root directory (reef's), and, when the root
+// has a database directory dir already, on dir/lock (apk's, created if
+// needed as apk-tools does). A fresh root's database directory is not
+// made early: a package may bring lib as a symlink. It fails at once if
+// another process holds either lock.
+func (d *DirFS) lockDB(dir string) (unlock func(), err error) {
+	var held []*os.File
+	release := func() {
+		for _, f := range held {
+			f.Close()
+		}
+	}
+	lock := func(f *os.File, what string) error {
+		if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+			f.Close()
+			if errors.Is(err, syscall.EWOULDBLOCK) {
+				return fmt.Errorf("%s is locked by another process (apk or reef installing into the same root)", what)
+			}
+			return fmt.Errorf("locking %s: %w", what, err)
+		}
+		held = append(held, f)
+		return nil
+	}
+	rf, err := d.root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	if err := lock(rf, "the root "+d.dir); err != nil {
+		return nil, err
+	}
+	if dir != "" {
+		f, err := d.root.OpenFile(dir+"/lock", os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			release()
+			return nil, err
+		}
+		if err := lock(f, "the database "+path.Join(d.dir, dir)); err != nil {
+			release()
+			return nil, err
+		}
+	}
+	return release, nil
 }

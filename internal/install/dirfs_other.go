@@ -24,3 +24,5 @@ func (d *DirFS) Create(e *Entry, r io.Reader) error      { return errors.ErrUnsu
 func (d *DirFS) Rename(oldname, newname string) error    { return errors.ErrUnsupported }
 func (d *DirFS) Remove(name string) error                { return errors.ErrUnsupported }
 func (d *DirFS) Open(name string) (io.ReadCloser, error) { return nil, errors.ErrUnsupported }
+
+func (d *DirFS) lockDB(string) (func(), error) { return nil, errors.ErrUnsupported }

@@ -212,6 +212,13 @@ func (in *Installer) Install(ctx context.Context, pkgs []Package, opts Options) 
 		r.log = slog.New(slog.DiscardHandler)
 	}
 	r.ids.in = r
+	if d, ok := in.FS.(*DirFS); ok {
+		unlock, err := d.lockDB(r.lockDir())
+		if err != nil {
+			return r.res, fmt.Errorf("install: %w", err)
+		}
+		defer unlock()
+	}
 	if err := r.load(); err != nil {
 		return r.res, err
 	}
@@ -278,6 +285,18 @@ func (r *run) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	r.res.Warnings = append(r.res.Warnings, msg)
 	r.log.Warn(msg)
+}
+
+// lockDir is the directory of apk's database lock, lib/apk/db (through
+// the lib/apk symlink of the apko layout too), or "" when the root has no
+// such directory yet.
+func (r *run) lockDir() string {
+	if real, err := Resolve(r.fs, LayoutApk.dbDir()); err == nil {
+		if e, err := r.fs.Lstat(real); err == nil && e.Type == TypeDir {
+			return real
+		}
+	}
+	return ""
 }
 
 // load reads the root's existing installed database, if any.

@@ -6,8 +6,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/reef-dev/reef/internal/apk"
@@ -169,6 +171,64 @@ func TestDirectoryPermissionsMerge(t *testing.T) {
 			st, _ = root.fs.Lstat("tmp")
 			if st.Mode != 0o1777 || st.UID != 0 || st.GID != 0 {
 				t.Errorf("tmp: %o %d:%d, want 1777 0:0", st.Mode, st.UID, st.GID)
+			}
+		})
+	}
+}
+
+// A directory install takes apk's database lock (lib/apk/db/lock) once
+// the root has a database, and a lock on the root itself, and fails at
+// once while another process holds either, in either layout.
+func TestDatabaseLock(t *testing.T) {
+	pkg := func(name string) Package {
+		return memPkg(buildPkg(t, pkgInfo(name, "1-r0", ""), nil, append(dirs("etc"), tEntry{Name: "etc/" + name, Body: name})))
+	}
+	for _, layout := range []Layout{LayoutApk, LayoutApko} {
+		t.Run(layout.dbDir(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "root")
+			d, err := OpenDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer d.Close()
+			in := &Installer{FS: d, Arch: "x86_64", Layout: layout}
+			if _, err := in.Install(t.Context(), []Package{pkg("a")}, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			// The lock file is where apk looks for it.
+			lock := filepath.Join(dir, "lib/apk/db/lock")
+			if _, err := os.Stat(lock); err != nil {
+				t.Fatalf("no lock file: %v", err)
+			}
+			f, err := os.OpenFile(lock, os.O_RDWR, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+				t.Fatalf("lock still held after Install: %v", err)
+			}
+			_, err = in.Install(t.Context(), []Package{pkg("b")}, Options{})
+			if err == nil || !strings.Contains(err.Error(), "locked by another process") {
+				t.Fatalf("install while locked: got %v", err)
+			}
+			syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+			// The root's own lock.
+			rf, err := os.Open(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rf.Close()
+			syscall.Flock(int(rf.Fd()), syscall.LOCK_EX)
+			if _, err := in.Install(t.Context(), []Package{pkg("b")}, Options{}); err == nil || !strings.Contains(err.Error(), "locked by another process") {
+				t.Fatalf("install while the root is locked: got %v", err)
+			}
+			syscall.Flock(int(rf.Fd()), syscall.LOCK_UN)
+			if _, err := in.Install(t.Context(), []Package{pkg("c")}, Options{}); err != nil {
+				t.Errorf("install after unlock: %v", err)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "etc/b")); err == nil {
+				t.Error("the install that found the lock taken wrote etc/b")
 			}
 		})
 	}
