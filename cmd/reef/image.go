@@ -46,13 +46,13 @@ func (f *imageFlags) register(fs *pflag.FlagSet, build bool) {
 	f.keyFlags.register(fs)
 	f.limitFlags.register(fs)
 	fs.StringSliceVar(&f.archs, "arch", nil, "architectures to build, apk or OCI names, comma-separated or repeated; \"host\" or \"all\" (default: the image file's archs)")
-	fs.StringArrayVarP(&f.repos, "repository-append", "r", nil, "repository added to the image file's (repeatable)")
-	fs.StringArrayVarP(&f.buildRepos, "build-repository-append", "b", nil, "build-time-only repository added to the image file's (repeatable)")
-	fs.StringArrayVarP(&f.packages, "package-append", "p", nil, "package added to the image file's (repeatable)")
+	stringArrayVarP(fs, &f.repos, "repository-append", "r", "repository added to the image file's (repeatable)")
+	stringArrayVarP(fs, &f.buildRepos, "build-repository-append", "b", "build-time-only repository added to the image file's (repeatable)")
+	stringArrayVarP(fs, &f.packages, "package-append", "p", "package added to the image file's (repeatable)")
 	fs.StringVar(&f.cacheDir, "cache-dir", defaultCacheDir(), "cache for packages, indexes and compressed layers (\"\" disables it)")
 	fs.BoolVar(&f.offline, "offline", false, "use only the cache and local repositories")
 	if build {
-		fs.StringArrayVar(&f.annotations, "annotations", nil, "annotation KEY:VALUE for the manifests, index and labels, overriding the file's (repeatable)")
+		stringArrayVarP(fs, &f.annotations, "annotations", "", "annotation KEY:VALUE for the manifests, index and labels, overriding the file's (repeatable)")
 		fs.StringVar(&f.lockfile, "lockfile", "", "install exactly the packages of this lock file instead of resolving")
 		fs.StringVar(&f.buildDate, "build-date", "", "earliest build date (RFC 3339); SOURCE_DATE_EPOCH wins")
 	}

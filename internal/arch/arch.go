@@ -14,24 +14,37 @@ import (
 // All lists the apk architectures reef knows, sorted.
 var All = []string{"aarch64", "armhf", "armv7", "loongarch64", "ppc64le", "riscv64", "s390x", "x86", "x86_64"}
 
-// aliases maps every accepted spelling to its apk name.
-var aliases = map[string]string{
-	"x86_64": "x86_64", "amd64": "x86_64", "x86-64": "x86_64",
-	"aarch64": "aarch64", "arm64": "aarch64", "arm64/v8": "aarch64",
-	"x86": "x86", "386": "x86", "i386": "x86", "i486": "x86", "i586": "x86", "i686": "x86",
-	"armv7": "armv7", "arm": "armv7", "arm/v7": "armv7",
-	"armhf": "armhf", "arm/v6": "armhf", "armel": "armhf",
-	"loongarch64": "loongarch64", "loong64": "loongarch64",
-	"ppc64le": "ppc64le", "ppc64el": "ppc64le",
-	"riscv64": "riscv64",
-	"s390x":   "s390x",
+// alias returns the apk name of an accepted spelling (lower case, without
+// "linux/"). A switch rather than a map: nothing to build at start-up.
+func alias(s string) (string, bool) {
+	switch s {
+	case "x86_64", "amd64", "x86-64":
+		return "x86_64", true
+	case "aarch64", "arm64", "arm64/v8":
+		return "aarch64", true
+	case "x86", "386", "i386", "i486", "i586", "i686":
+		return "x86", true
+	case "armv7", "arm", "arm/v7":
+		return "armv7", true
+	case "armhf", "arm/v6", "armel":
+		return "armhf", true
+	case "loongarch64", "loong64":
+		return "loongarch64", true
+	case "ppc64le", "ppc64el":
+		return "ppc64le", true
+	case "riscv64":
+		return "riscv64", true
+	case "s390x":
+		return "s390x", true
+	}
+	return "", false
 }
 
 // Parse returns the apk name of an architecture given by its apk, Go, OCI
 // (optionally "linux/"-prefixed) or Debian name: "amd64" → "x86_64".
 func Parse(s string) (string, error) {
 	k := strings.TrimPrefix(strings.ToLower(strings.TrimSpace(s)), "linux/")
-	if a, ok := aliases[k]; ok {
+	if a, ok := alias(k); ok {
 		return a, nil
 	}
 	return "", fmt.Errorf("unknown architecture %q (want one of %s, or their Go/OCI names)", s, strings.Join(All, ", "))

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/reef-dev/reef/internal/build/config"
 	"github.com/reef-dev/reef/internal/build/pipelines"
@@ -15,7 +16,9 @@ import (
 
 // usesRE is what a uses: name may look like: slash-separated words, no
 // "..", no leading slash, no ".yaml".
-var usesRE = regexp.MustCompile(`^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*(/[A-Za-z0-9_+-][A-Za-z0-9_.+-]*)*$`)
+var usesRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9_+-][A-Za-z0-9_.+-]*(/[A-Za-z0-9_+-][A-Za-z0-9_.+-]*)*$`)
+})
 
 // resolve loads the definition of the pipeline uses names: from the first
 // pipeline directory that has NAME.yaml, else from the built-ins.
@@ -23,7 +26,7 @@ func (c *compiler) resolve(uses string, pos config.Pos) (*definition, error) {
 	if d, ok := c.defs[uses]; ok {
 		return d, nil
 	}
-	if !usesRE.MatchString(uses) || strings.HasSuffix(uses, ".yaml") || strings.Contains(uses, "..") {
+	if !usesRE().MatchString(uses) || strings.HasSuffix(uses, ".yaml") || strings.Contains(uses, "..") {
 		return nil, pos.Errorf("uses", "%q is not a pipeline name: write names like autoconf/make, relative, without .yaml or ..", uses)
 	}
 	var d *definition

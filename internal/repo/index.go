@@ -165,8 +165,11 @@ func readIndexBytes(data []byte, kr *apk.Keyring, opts ReadOptions) (*Index, *in
 	}
 	b := &budget{left: opts.MaxSize}
 	parts := &indexParts{}
+	// One gzip reader for all the members: its window (tens of KiB) is
+	// allocated once.
+	zr := new(gzip.Reader)
 	var err error
-	parts.sigs, parts.sigEnd, err = splitSignatures(data, b)
+	parts.sigs, parts.sigEnd, err = splitSignatures(data, zr, b)
 	if err != nil {
 		return fail(err)
 	}
@@ -188,7 +191,7 @@ func readIndexBytes(data []byte, kr *apk.Keyring, opts ReadOptions) (*Index, *in
 	if opts.AllowUntrusted || (len(parts.sigs) > 0 && trust == nil) {
 		tp = &textParser{ip: indexParser{file: "APKINDEX", maxLine: opts.MaxLine}}
 	}
-	tarErr := readIndexTar(data[parts.sigEnd:], parts, b, tp)
+	tarErr := readIndexTar(data[parts.sigEnd:], zr, parts, b, tp)
 	if tp != nil && tp.done != nil {
 		<-tp.done
 	}
@@ -227,10 +230,9 @@ func readIndexBytes(data []byte, kr *apk.Keyring, opts ReadOptions) (*Index, *in
 
 // splitSignatures reads the signature member(s) at the start of data: the
 // leading gzip members holding nothing but signature entries. end is the
-// offset of the first byte after them.
-func splitSignatures(data []byte, b *budget) (sigs []apk.Signature, end int, err error) {
+// offset of the first byte after them. zr is the gzip reader to use.
+func splitSignatures(data []byte, zr *gzip.Reader, b *budget) (sigs []apk.Signature, end int, err error) {
 	br := bytes.NewReader(data)
-	zr := new(gzip.Reader)
 	for br.Len() > 0 {
 		ms, ok, err := readSignatureMember(zr, br, b)
 		if err != nil {
@@ -246,18 +248,18 @@ func splitSignatures(data []byte, b *budget) (sigs []apk.Signature, end int, err
 	return sigs, end, nil
 }
 
-// readIndexTar reads the tar entries of the unsigned index body into parts.
-// With tp, the APKINDEX text may be parsed as it is inflated (see
-// textParser); the caller waits for tp.done if it is not nil.
-func readIndexTar(body []byte, parts *indexParts, b *budget, tp *textParser) error {
+// readIndexTar reads the tar entries of the unsigned index body into
+// parts, with zr (reset to read body) as its gzip reader. With tp, the
+// APKINDEX text may be parsed as it is inflated (see textParser); the
+// caller waits for tp.done if it is not nil.
+func readIndexTar(body []byte, zr *gzip.Reader, parts *indexParts, b *budget, tp *textParser) error {
 	if len(body) == 0 {
 		if parts.sigEnd > 0 {
 			return errors.New("nothing follows the signature member: the index itself is missing")
 		}
 		return errors.New("empty file")
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(body))
-	if err != nil {
+	if err := zr.Reset(bytes.NewReader(body)); err != nil {
 		return fmt.Errorf("not a gzip stream at byte %d: %w", parts.sigEnd, err)
 	}
 	lr := b.reader(zr)

@@ -441,7 +441,7 @@ func TestTamperedIndex(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := buf.Bytes()
-	_, sigEnd, err := splitSignatures(data, &budget{left: DefaultMaxIndexSize})
+	_, sigEnd, err := splitSignatures(data, new(gzip.Reader), &budget{left: DefaultMaxIndexSize})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,11 +15,12 @@ import (
 type indexParser struct {
 	file    string
 	maxLine int
-	pkgs    []Package // slab of packages not yet handed out
-	strs    []string  // slab of list elements; those past len are free
+	slabs   [][]Package // the slabs of packages, the last one in use
+	pkgs    []Package   // the part of the last slab not yet handed out
+	strs    []string    // slab of list elements; those past len are free
 
 	// Parse state, kept between calls to feed.
-	out   []*Package
+	n     int      // records finished
 	cur   *Package // the record being read, nil between records
 	start int      // line where cur started
 	line  int      // lines read so far
@@ -36,6 +37,7 @@ func parseIndexText(text string, file string, maxLine int) ([]*Package, error) {
 func (ip *indexParser) newPackage() *Package {
 	if len(ip.pkgs) == 0 {
 		ip.pkgs = make([]Package, ip.grow(cap(ip.pkgs), 16, 1024))
+		ip.slabs = append(ip.slabs, ip.pkgs)
 	}
 	p := &ip.pkgs[0]
 	ip.pkgs = ip.pkgs[1:]
@@ -70,17 +72,28 @@ func (ip *indexParser) finish() error {
 	if ip.cur.Name == "" || ip.cur.Version == "" {
 		return &RecordError{ip.file, ip.start, "record has no P: (name) or V: (version)"}
 	}
-	ip.out = append(ip.out, ip.cur)
+	ip.n++
 	ip.cur = nil
 	return nil
 }
 
-// end finishes parsing and returns the records.
+// end finishes parsing and returns the records. They are the packages of
+// the slabs, in order, as every record started is finished or fails the
+// parse; collecting them at the end sizes the result exactly.
 func (ip *indexParser) end() ([]*Package, error) {
 	if err := ip.finish(); err != nil {
 		return nil, err
 	}
-	return ip.out, nil
+	if ip.n == 0 {
+		return nil, nil
+	}
+	out := make([]*Package, 0, ip.n)
+	for _, slab := range ip.slabs {
+		for i := range slab[:min(len(slab), ip.n-len(out))] {
+			out = append(out, &slab[i])
+		}
+	}
+	return out, nil
 }
 
 // feed parses the next part of the text. Feeding a text in parts that end

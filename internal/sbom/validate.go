@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/package-url/packageurl-go"
@@ -36,10 +37,12 @@ func set(s ...string) map[string]bool {
 	return m
 }
 
+// The regular expressions are compiled on first use rather than when the
+// program starts: every reef command would pay for them otherwise.
 var (
-	elementIDRE = regexp.MustCompile(`^SPDXRef-[A-Za-z0-9.-]+$`)
-	docRefRE    = regexp.MustCompile(`^DocumentRef-[A-Za-z0-9.-]+$`)
-	refTypeRE   = regexp.MustCompile(`^[A-Za-z0-9.-]+$`)
+	elementIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^SPDXRef-[A-Za-z0-9.-]+$`) })
+	docRefRE    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^DocumentRef-[A-Za-z0-9.-]+$`) })
+	refTypeRE   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9.-]+$`) })
 )
 
 // locationOK checks a downloadLocation: NONE, NOASSERTION, or a URL
@@ -52,7 +55,7 @@ func locationOK(l string) bool {
 // refTypeOK checks an external reference type: an idstring such as
 // "purl" or "cpe23Type", or a URI.
 func refTypeOK(t string) bool {
-	return refTypeRE.MatchString(t) || (strings.Contains(t, "://") && !strings.ContainsAny(t, " \t\r\n"))
+	return refTypeRE().MatchString(t) || (strings.Contains(t, "://") && !strings.ContainsAny(t, " \t\r\n"))
 }
 
 // agentOK checks an SPDX agent: "Person: …", "Organization: …" or
@@ -113,7 +116,7 @@ func (d *Document) Validate() error {
 
 	docRefs := map[string]bool{}
 	for _, r := range d.ExternalDocumentRefs {
-		if !docRefRE.MatchString(r.ID) {
+		if !docRefRE().MatchString(r.ID) {
 			bad("externalDocumentRefs: %q is not DocumentRef-[A-Za-z0-9.-]+", r.ID)
 		}
 		if !strings.Contains(r.SPDXDocument, "://") {
@@ -177,7 +180,7 @@ func (d *Document) Validate() error {
 
 	ids := map[string]string{} // SPDXID → "package" or "file"
 	element := func(kind, id string) {
-		if !elementIDRE.MatchString(id) {
+		if !elementIDRE().MatchString(id) {
 			bad("%s %q: SPDXID is not SPDXRef-[A-Za-z0-9.-]+", kind, id)
 		}
 		if _, dup := ids[id]; dup || id == DocumentID {
@@ -297,7 +300,7 @@ func (d *Document) Validate() error {
 		if related && (id == None || id == NoAssertion) {
 			return nil
 		}
-		if doc, el, ok := strings.Cut(id, ":"); ok && docRefs[doc] && (el == DocumentID || elementIDRE.MatchString(el)) {
+		if doc, el, ok := strings.Cut(id, ":"); ok && docRefs[doc] && (el == DocumentID || elementIDRE().MatchString(el)) {
 			return nil
 		}
 		return fmt.Errorf("%q is not an element of the document", id)

@@ -6,9 +6,10 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 )
 
-var rubyAPIVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+var rubyAPIVersion = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`) })
 
 // runtimeDirs records, during the walk, the directories that call for a
 // language runtime or documentation tool:
@@ -30,11 +31,11 @@ func (s *scanner) runtimeDirs(rel string, mode fs.FileMode) {
 	}
 	if mode.IsDir() && base == "gems" {
 		switch {
-		case n == 6 && parts[0] == "usr" && parts[1] == "lib" && parts[2] == "ruby" && parts[3] == "gems" && rubyAPIVersion.MatchString(parts[4]):
+		case n == 6 && parts[0] == "usr" && parts[1] == "lib" && parts[2] == "ruby" && parts[3] == "gems" && rubyAPIVersion().MatchString(parts[4]):
 			if s.rubyUsr == "" {
 				s.rubyUsr = parts[4]
 			}
-		case n == 5 && parts[0] == "lib" && parts[1] == "ruby" && parts[2] == "gems" && rubyAPIVersion.MatchString(parts[3]):
+		case n == 5 && parts[0] == "lib" && parts[1] == "ruby" && parts[2] == "gems" && rubyAPIVersion().MatchString(parts[3]):
 			if s.rubyLib == "" {
 				s.rubyLib = parts[3]
 			}

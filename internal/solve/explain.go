@@ -214,16 +214,13 @@ func where(repo string) string {
 // repoOf returns the repository a package is taken from: the first one
 // holding it whose pin is allowed, -1 for an installed-only package.
 func (s *solver) repoOf(p *pkg) int {
-	for _, r := range p.repos {
+	for _, r := range s.ix.moreRepos[p.id] {
 		bit := s.ix.repoTag[r]
 		if bit == 0 || s.allowed != nil && s.allowed[p.id]&bit != 0 {
 			return int(r)
 		}
 	}
-	if len(p.repos) > 0 {
-		return int(p.repos[0])
-	}
-	return -1
+	return int(p.repo)
 }
 
 func (s *solver) repoName(p *pkg) string {
@@ -339,7 +336,7 @@ func (s *solver) brokenProblem(c int32) *Problem {
 		Chain:  s.chain(cp.req),
 		Name:   s.reqName(cp),
 		Kind:   "broken",
-		Detail: []string{"but " + s.pkgText(c) + " has invalid metadata: " + pk.depsErr.Error()},
+		Detail: []string{"but " + s.pkgText(c) + " has invalid metadata: " + s.ix.ensure(pk).err.Error()},
 	}
 }
 
@@ -540,9 +537,9 @@ func (s *solver) exclusionText(pv provider, name int32, e exclusion, r int32) st
 	case exArch:
 		return t + " is built for " + pk.p.Arch
 	case exBroken:
-		err := pk.err
+		err := pk.provideErr()
 		if err == nil {
-			err = pk.depsErr
+			err = s.ix.ensure(pk).err
 		}
 		return t + " has invalid metadata: " + err.Error()
 	case exPin:
@@ -618,7 +615,7 @@ func (s *solver) suggest(name string) []string {
 		if strings.ContainsAny(n, ":/") != virtual || abs(len(n)-len(name)) > limit {
 			continue
 		}
-		if len(s.ix.provs[id]) == 0 {
+		if len(s.ix.providers(int32(id))) == 0 {
 			continue
 		}
 		d := editDistance(name, n, limit)

@@ -190,12 +190,12 @@ func firstReason(sel *Selection) string {
 // available returns the versions of packages named name that ix offers
 // to arch, highest first.
 func available(ix *Index, arch, name string) []string {
-	id, ok := ix.nameIDs[name]
+	id, ok := ix.nameID(name)
 	if !ok {
 		return nil
 	}
 	var vs []string
-	for _, pv := range ix.provs[id] {
+	for _, pv := range ix.providers(id) {
 		p := ix.pkgs[pv.pkg]
 		a := p.p.Arch
 		if p.p.Name != name || !(a == "" || a == "noarch" || a == arch) || slices.Contains(vs, p.p.Version) {

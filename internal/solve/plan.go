@@ -40,9 +40,9 @@ func (s *solver) plan() *Plan {
 	}
 	for _, p := range order {
 		from := s.pkgs[p].p.String()
-		s.ix.ensure(s.pkgs[p])
-		for i := range s.pkgs[p].deps {
-			d := &s.pkgs[p].deps[i]
+		deps := s.deps(s.pkgs[p])
+		for i := range deps {
+			d := &deps[i]
 			if d.Conflict {
 				continue
 			}
@@ -69,7 +69,7 @@ func (s *solver) plan() *Plan {
 // install_if package, every chosen package satisfying its conditions.
 func (s *solver) edges(p int32, f func(q int32, d *dep)) {
 	pk := s.pkgs[p]
-	s.ix.ensure(pk)
+	pd := s.ix.ensure(pk)
 	walk := func(deps []dep) {
 		for i := range deps {
 			d := &deps[i]
@@ -83,9 +83,9 @@ func (s *solver) edges(p int32, f func(q int32, d *dep)) {
 			})
 		}
 	}
-	walk(pk.deps)
+	walk(pd.deps)
 	if s.via[p] < 0 {
-		walk(pk.iif)
+		walk(pd.iif)
 	}
 }
 
@@ -99,7 +99,7 @@ func (s *solver) chosenFor(d *dep, name int32, f func(q int32)) {
 		f(l - 1)
 	}
 	for i := s.virtHead[name]; i != 0; i = s.virtPool[i-1].next {
-		if q := s.virtPool[i-1].pkg; s.matches(d, provider{q, "", false}) {
+		if q := s.virtPool[i-1].pkg; s.matches(d, provider{q, false, ""}) {
 			f(q)
 		}
 	}

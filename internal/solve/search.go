@@ -188,12 +188,12 @@ func (s *solver) addInstalled(inst []*repo.Package) error {
 			return fmt.Errorf("solve: installed package %d is nil", i)
 		}
 		if rp.Checksum != "" {
-			if id, ok := ix.byChecksum[rp.Checksum]; ok {
+			if id, _, ok := ix.byChecksum.find(rp.Checksum, ix.checksum); ok {
 				s.installed[id] = true
 				continue
 			}
 		}
-		extra = append(extra, &pkg{p: rp, origin: -1})
+		extra = append(extra, &pkg{p: rp, origin: -1, repo: -1})
 	}
 	if len(extra) == 0 {
 		return nil
@@ -202,7 +202,7 @@ func (s *solver) addInstalled(inst []*repo.Package) error {
 	s.extraNames = map[string]int32{}
 	s.extraProvs = map[int32][]provider{}
 	intern := func(name string) int32 {
-		if id, ok := ix.nameIDs[name]; ok {
+		if id, ok := ix.nameID(name); ok {
 			return id
 		}
 		if id, ok := s.extraNames[name]; ok {
@@ -215,8 +215,8 @@ func (s *solver) addInstalled(inst []*repo.Package) error {
 	}
 	addProv := func(name int32, pv provider) {
 		l, ok := s.extraProvs[name]
-		if !ok && int(name) < len(ix.provs) {
-			l = slices.Clip(ix.provs[name])
+		if !ok && int(name) < len(ix.names) {
+			l = ix.providers(name)
 		}
 		s.extraProvs[name] = append(l, pv)
 	}
@@ -225,30 +225,30 @@ func (s *solver) addInstalled(inst []*repo.Package) error {
 		s.pkgs = append(s.pkgs, p)
 		s.installed = append(s.installed, true)
 		p.name = intern(p.p.Name)
-		addProv(p.name, provider{p.id, p.p.Version, true})
+		addProv(p.name, provider{p.id, true, p.p.Version})
 		for _, str := range p.p.Provides {
 			name, ver, versioned, err := parseProvide(str)
 			if err != nil {
-				p.err = err
+				p.badProvides = true
 				continue
 			}
 			if name == p.p.Name || slices.ContainsFunc(p.provides, func(pr provide) bool { return s.nameString(pr.name) == name }) {
 				continue // provided twice: the first one counts
 			}
 			id := intern(name)
-			p.provides = append(p.provides, provide{id, ver, versioned})
-			addProv(id, provider{p.id, ver, versioned})
+			p.provides = append(p.provides, provide{id, versioned, ver})
+			addProv(id, provider{p.id, versioned, ver})
 		}
 	}
 	// Parse the extra packages' dependencies now, resolving names in
 	// both tables.
 	for _, p := range extra {
-		p.once.Do(func() {
-			p.deps, p.depsErr = s.parseDeps(p.p.Depends, "depends")
-			if p.depsErr == nil {
-				p.iif, p.depsErr = s.parseDeps(p.p.InstallIf, "install_if")
-			}
-		})
+		pd := &pkgDeps{}
+		pd.deps, pd.err = s.parseDeps(p.p.Depends, "depends")
+		if pd.err == nil {
+			pd.iif, pd.err = s.parseDeps(p.p.InstallIf, "install_if")
+		}
+		p.parsed.Store(pd)
 	}
 	return nil
 }
@@ -289,8 +289,8 @@ func (s *solver) providers(name int32) []provider {
 			return l
 		}
 	}
-	if int(name) < len(s.ix.provs) {
-		return s.ix.provs[name]
+	if int(name) < len(s.ix.names) {
+		return s.ix.providers(name)
 	}
 	return nil
 }
@@ -308,8 +308,7 @@ func (s *solver) nameString(id int32) string {
 }
 
 func (s *solver) deps(p *pkg) []dep {
-	s.ix.ensure(p)
-	return p.deps
+	return s.ix.ensure(p).deps
 }
 
 func (s *solver) parseWorld(world []string) error {
@@ -329,7 +328,7 @@ func (s *solver) parseWorld(world []string) error {
 		fields := strings.Fields(entry)
 		for i, d := range list {
 			w := worldDep{dep: dep{Dep: d, raw: fields[i], name: -1}}
-			if id, ok := s.ix.nameIDs[d.Name]; ok {
+			if id, ok := s.ix.nameID(d.Name); ok {
 				w.name = id
 			} else {
 				w.name = s.extraName(d.Name)
@@ -391,11 +390,11 @@ func (s *solver) computeAllowed() {
 				}
 			}
 		}
-		for _, q := range s.ix.riif[p.name] {
+		for _, q := range s.ix.installIf(p.name) {
 			mark(q, bits)
 		}
 		for _, pr := range p.provides {
-			for _, q := range s.ix.riif[pr.name] {
+			for _, q := range s.ix.installIf(pr.name) {
 				mark(q, bits)
 			}
 		}
@@ -517,7 +516,7 @@ func (s *solver) satisfied(r *req) bool {
 		return s.matches(r.d, s.provOf(l-1, r.name))
 	}
 	for i := s.virtHead[r.name]; i != 0; i = s.virtPool[i-1].next {
-		if s.matches(r.d, provider{s.virtPool[i-1].pkg, "", false}) {
+		if s.matches(r.d, provider{s.virtPool[i-1].pkg, false, ""}) {
 			return true
 		}
 	}
@@ -529,14 +528,14 @@ func (s *solver) satisfied(r *req) bool {
 func (s *solver) provOf(p, name int32) provider {
 	pk := s.pkgs[p]
 	if pk.name == name {
-		return provider{p, pk.p.Version, true}
+		return provider{p, true, pk.p.Version}
 	}
 	for _, pr := range pk.provides {
 		if pr.name == name && pr.versioned {
-			return provider{p, pr.ver, true}
+			return provider{p, true, pr.ver}
 		}
 	}
-	return provider{p, "", false}
+	return provider{p, false, ""}
 }
 
 // anyVersion reports whether d places no constraint on the version.
@@ -606,7 +605,7 @@ func (s *solver) exclude(pv provider, name int32) exclusion {
 	if !s.archOK(p) {
 		return exclusion{kind: exArch, name: name}
 	}
-	if p.err != nil {
+	if p.badProvides {
 		// Invalid provides; invalid depends are found when the package
 		// is tried (see apply), to parse only the packages tried.
 		return exclusion{kind: exBroken, name: name}
@@ -647,7 +646,7 @@ func (s *solver) excludeName(p, name int32, ver string, versioned bool) exclusio
 			free = false
 		}
 	}
-	pv := provider{p, ver, versioned}
+	pv := provider{p, versioned, ver}
 	for ri := s.reqHead[name]; ri != 0; ri = s.reqs[ri-1].prev {
 		r := &s.reqs[ri-1]
 		if r.d.Conflict {
@@ -913,8 +912,9 @@ func (s *solver) apply(c provider, j, via int32) (lvset, *Problem) {
 	for _, pr := range p.provides {
 		s.occupy(pr.name, c.pkg, pr.versioned)
 	}
-	deps := s.deps(p)
-	if p.depsErr != nil {
+	pd := s.ix.ensure(p)
+	deps := pd.deps
+	if pd.err != nil {
 		return nil, s.brokenProblem(c.pkg)
 	}
 	for i := range deps {
@@ -948,7 +948,7 @@ func (s *solver) apply(c provider, j, via int32) (lvset, *Problem) {
 
 func (s *solver) satisfiedByVirt(d *dep, name int32) bool {
 	for i := s.virtHead[name]; i != 0; i = s.virtPool[i-1].next {
-		if s.matches(d, provider{s.virtPool[i-1].pkg, "", false}) {
+		if s.matches(d, provider{s.virtPool[i-1].pkg, false, ""}) {
 			return true
 		}
 	}
@@ -1020,7 +1020,7 @@ func (s *solver) installIf() (progress, ok bool) {
 	var found []int32
 	best := ""
 	check := func(name int32) {
-		for _, q := range s.ix.riif[name] {
+		for _, q := range s.ix.installIf(name) {
 			p := s.pkgs[q]
 			if s.chosen[q] != 0 || s.declined[q] || s.lockBy[p.name] != 0 ||
 				best != "" && p.p.Name > best || slices.Contains(found, q) || !s.triggered(p) {
@@ -1078,12 +1078,12 @@ func (s *solver) installIf() (progress, ok bool) {
 // triggered reports whether every install_if condition of p is satisfied
 // by the chosen packages.
 func (s *solver) triggered(p *pkg) bool {
-	s.ix.ensure(p)
-	if len(p.iif) == 0 || p.depsErr != nil {
+	pd := s.ix.ensure(p)
+	if len(pd.iif) == 0 || pd.err != nil {
 		return false
 	}
-	for i := range p.iif {
-		d := &p.iif[i]
+	for i := range pd.iif {
+		d := &pd.iif[i]
 		name := s.depID(d)
 		if d.Conflict {
 			if name >= 0 && s.conflictHit(d, name, p.id) >= 0 {
@@ -1194,10 +1194,10 @@ func (s *solver) originChosen(p *pkg) bool {
 }
 
 func firstRepo(p *pkg) int32 {
-	if len(p.repos) == 0 {
+	if p.repo < 0 {
 		return 1 << 30
 	}
-	return p.repos[0]
+	return p.repo
 }
 
 func boolFirst(x bool) int {

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/reef-dev/reef/internal/build/expr"
 )
@@ -156,7 +157,7 @@ var errVarTooLong = fmt.Errorf("the value is longer than %d bytes once reference
 
 // varNameRE is what a var name may be made of, so that ${{vars.NAME}} can
 // reference it.
-var varNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+var varNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]+$`) })
 
 // resolveVars expands references between vars values (and to package.*)
 // with the exact-text pass, in dependency order, and returns the map of
@@ -164,7 +165,7 @@ var varNameRE = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
 // kept for the second pass.
 func (cfg *Configuration) resolveVars() (map[string]string, error) {
 	for name := range cfg.Vars {
-		if !varNameRE.MatchString(name) {
+		if !varNameRE().MatchString(name) {
 			return nil, cfg.Pos.Errorf("vars."+name, "a var name may only use letters, digits, '.', '-' and '_'")
 		}
 	}
@@ -238,7 +239,7 @@ func (cfg *Configuration) applyVarTransforms(vars map[string]string) error {
 			return p.Errorf("match", "missing: a Go regular expression")
 		case t.To == "":
 			return p.Errorf("to", "missing: the name of the var to define")
-		case !varNameRE.MatchString(t.To):
+		case !varNameRE().MatchString(t.To):
 			return p.Errorf("to", "%q is not a var name: use letters, digits, '.', '-' and '_'", t.To)
 		}
 		from, err := expr.Subst(t.From, expr.MapLookup(vars))

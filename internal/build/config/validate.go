@@ -6,16 +6,17 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/reef-dev/reef/internal/version"
 )
 
 // packageNameRE is melange's rule for package names.
-var packageNameRE = regexp.MustCompile(`^[a-zA-Z\d][a-zA-Z\d+_.-]*$`)
+var packageNameRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-zA-Z\d][a-zA-Z\d+_.-]*$`) })
 
 // ValidPackageName reports whether name is a valid package name.
-func ValidPackageName(name string) bool { return packageNameRE.MatchString(name) }
+func ValidPackageName(name string) bool { return packageNameRE().MatchString(name) }
 
 // Archs are the apk architecture names a build can target.
 var Archs = []string{"aarch64", "armhf", "armv7", "loongarch64", "ppc64le", "riscv64", "s390x", "x86", "x86_64"}
@@ -202,7 +203,7 @@ func validateCaps(caps []Capability) error {
 	return nil
 }
 
-var cpeFieldRE = regexp.MustCompile(`^[a-z\d][a-z\d+_.-]*$`)
+var cpeFieldRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z\d][a-z\d+_.-]*$`) })
 
 func validateCPE(c CPE, pos Pos) error {
 	if c.Part != "" && c.Part != "a" && c.Part != "o" {
@@ -215,7 +216,7 @@ func validateCPE(c CPE, pos Pos) error {
 		{"vendor", c.Vendor}, {"product", c.Product}, {"edition", c.Edition}, {"language", c.Language},
 		{"sw_edition", c.SWEdition}, {"target_sw", c.TargetSW}, {"target_hw", c.TargetHW}, {"other", c.Other},
 	} {
-		if f.v != "" && !cpeFieldRE.MatchString(f.v) {
+		if f.v != "" && !cpeFieldRE().MatchString(f.v) {
 			return pos.Errorf("cpe."+f.k, "%q: use lower-case letters, digits and +_.-", f.v)
 		}
 	}
