@@ -303,3 +303,58 @@ func TestLegacyIdentity(t *testing.T) {
 		t.Errorf("verify legacy: %v %+v", err, rep.Check(CheckDataHash))
 	}
 }
+
+// TestTrustDataHash checks that TrustDataHash skips the per-file checks
+// of a package with a datahash, and only of such a package.
+func TestTrustDataHash(t *testing.T) {
+	entries := []rawEnt{
+		{hdr: tar.Header{Name: "a", PAXRecords: map[string]string{ChecksumPAXKey: fileSHA1("x")}}, body: "y"},
+		{hdr: tar.Header{Typeflag: tar.TypeSymlink, Name: "l", Linkname: "t", PAXRecords: map[string]string{ChecksumPAXKey: fileSHA1("u")}}},
+	}
+	read := func(data []byte, trust bool) (checksumErrs int, final error) {
+		r, err := NewReader(bytes.NewReader(data), Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if trust {
+			r.TrustDataHash()
+		}
+		for {
+			f, err := r.Next()
+			if err == io.EOF {
+				return checksumErrs, nil
+			}
+			var ce *ChecksumError
+			if errors.As(err, &ce) {
+				checksumErrs++
+				continue
+			}
+			if err != nil {
+				return checksumErrs, err
+			}
+			if f.Checksum == "" {
+				t.Errorf("%s: the record is not kept in File.Checksum", f.Name)
+			}
+			if _, err := io.ReadAll(r); errors.As(err, &ce) {
+				checksumErrs++
+			}
+		}
+	}
+	withHash := assemble(t, testPkgInfo, dataMember(t, entries...), nil)
+	if n, err := read(withHash, false); n != 2 || err != nil {
+		t.Errorf("datahash, checked: %d checksum errors, %v; want 2", n, err)
+	}
+	if n, err := read(withHash, true); n != 0 || err != nil {
+		t.Errorf("datahash, trusted: %d checksum errors, %v; want 0", n, err)
+	}
+	// Without a datahash (a legacy package) the checks stay. (A comment
+	// naming datahash keeps assemble from adding one.)
+	legacy := assemble(t, "# no datahash\n"+testPkgInfo, dataMember(t, entries...), nil)
+	r, err := NewReader(bytes.NewReader(legacy), Limits{})
+	if err != nil || r.Info().DataHash != "" {
+		t.Fatalf("legacy package: %v, datahash %q", err, r.Info().DataHash)
+	}
+	if n, err := read(legacy, true); n != 2 || err != nil {
+		t.Errorf("legacy package, TrustDataHash: %d checksum errors, %v; want 2", n, err)
+	}
+}

@@ -51,3 +51,21 @@ func TestWriteAtomicAndReplaceFile(t *testing.T) {
 		})
 	}
 }
+
+// The size given to ReplaceFileSize is a hint: the file is as long as
+// what was written.
+func TestReplaceFileSize(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "out")
+	for _, hint := range []int64{0, 3, 5, 1 << 20} {
+		err := ReplaceFileSize(p, 0o644, hint, func(w io.Writer) error {
+			_, err := io.WriteString(w, "hello")
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != "hello" {
+			t.Errorf("hint %d: content %q", hint, got)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -83,6 +84,12 @@ func (b *build) buildArch(ctx context.Context, arch string, pkgs []resolvedPkg, 
 		log.Debug(w)
 	}
 	b.timings.since(PhaseInstall, t)
+	// Collect the installer's garbage (package readers, tar headers,
+	// buffers: tens of megabytes) now, so that compression's buffers
+	// reuse that memory instead of touching fresh pages, each a page
+	// fault that costs more here than the collection (bench/image.sh:
+	// about 20 ms less for a 100 MB image).
+	runtime.GC()
 
 	t = time.Now()
 	if err := b.assemble(rt, arch, pkgs); err != nil {

@@ -220,6 +220,14 @@ func pkgInfo(name, ver, origin string) apk.PkgInfo {
 	return apk.PkgInfo{Name: name, Version: ver, Origin: origin, Arch: "x86_64", BuildDate: 1700000000}
 }
 
+// legacyInfo is pkgInfo for rawPkg's packages without a datahash, whose
+// per-file checksums the installer checks.
+func legacyInfo(name, ver string) apk.PkgInfo {
+	info := pkgInfo(name, ver, "")
+	info.DataHash = "legacy"
+	return info
+}
+
 // TestIndexMismatch checks that a file that is not what the index says
 // is refused before anything is written.
 func TestIndexMismatch(t *testing.T) {

@@ -457,6 +457,7 @@ func (r *run) installOne(ctx context.Context, p *Package, pre *stagedPkg) (scrip
 		if err != nil {
 			return nil, wrapPkg(label, err)
 		}
+		sr.TrustDataHash()
 		ar = sr
 	}
 	info := ar.Info()

@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"io/fs"
 	"os"
@@ -17,10 +19,11 @@ import (
 
 // TestFailedPackageLeavesNothing: a package whose content does not
 // match its checksum fails, and none of its files stay in the root; the
-// packages before it are installed and recorded.
+// packages before it are installed and recorded. (Per-file checksums are
+// checked for packages without a datahash, as here.)
 func TestFailedPackageLeavesNothing(t *testing.T) {
 	good := buildPkg(t, pkgInfo("good", "1-r0", ""), nil, append(dirs("usr/bin"), tEntry{Name: "usr/bin/good", Body: "good"}))
-	bad := rawPkg(t, pkgInfo("bad", "1-r0", ""), append(dirs("usr/bin"),
+	bad := rawPkg(t, legacyInfo("bad", "1-r0"), append(dirs("usr/bin"),
 		tEntry{Name: "usr/bin/first", Body: "fine"},
 		tEntry{Name: "usr/bin/second", Body: "tampered", Sum: strings.Repeat("0", 40)},
 		tEntry{Name: "usr/bin/third", Body: "fine"}))
@@ -229,6 +232,37 @@ func TestDatabaseLock(t *testing.T) {
 			}
 			if _, err := os.Stat(filepath.Join(dir, "etc/b")); err == nil {
 				t.Error("the install that found the lock taken wrote etc/b")
+			}
+		})
+	}
+}
+
+// A package with a datahash is trusted as a whole, as apk-tools trusts
+// it: a per-file checksum record that does not match its file (the
+// packager's inconsistency, since the datahash covers the bytes) is not
+// checked, and the record is what the database keeps, as apk keeps it.
+// Any change to the bytes is still refused, by the datahash (the
+// "datahash" case of TestReadAheadSameOutcome).
+func TestDataHashCoversFiles(t *testing.T) {
+	wrong := strings.Repeat("ab", 20)
+	raw, _ := hex.DecodeString(wrong)
+	want := "Q1" + base64.StdEncoding.EncodeToString(raw)
+	pkg := rawPkg(t, pkgInfo("x", "1-r0", ""), append(dirs("usr/bin"), tEntry{Name: "usr/bin/x", Body: "content", Sum: wrong}))
+	for _, root := range newRoots(t) {
+		t.Run(root.name, func(t *testing.T) {
+			if _, err := install(t, root.fs, Options{World: []string{"x"}}, memPkg(pkg)); err != nil {
+				t.Fatalf("install: %v", err)
+			}
+			var got string
+			for _, d := range readDB(t, root.fs, "lib/apk/db")[0].Dirs {
+				for _, f := range d.Files {
+					if d.Path == "usr/bin" && f.Name == "x" {
+						got = f.Checksum
+					}
+				}
+			}
+			if got != want {
+				t.Errorf("database checksum %q, want the package's record %q", got, want)
 			}
 		})
 	}

@@ -153,6 +153,7 @@ func stagePackage(ctx context.Context, p *Package, lim apk.Limits, arena *conten
 		s.err = err
 		return s
 	}
+	ar.TrustDataHash() // as installOne does
 	s.info, s.ident, s.scripts = ar.Info(), ar.Identity(), ar.Scripts()
 	var scratch [64]byte
 	for n := 0; ; n++ {

@@ -66,21 +66,21 @@ func raScenarios(t *testing.T) []raScenario {
 		tEntry{Name: "usr/share/conflict/a", Body: "a"},
 		tEntry{Name: "etc/os-release", Body: "conflict"},
 		tEntry{Name: "usr/share/conflict/b", Body: "b"}))
-	conflictThenBad := rawPkg(t, pkgInfo("cbad", "1-r0", ""), append(dirs("etc", "usr/share/cbad"),
+	conflictThenBad := rawPkg(t, legacyInfo("cbad", "1-r0"), append(dirs("etc", "usr/share/cbad"),
 		tEntry{Name: "etc/os-release", Body: "x"},
 		tEntry{Name: "usr/share/cbad/bad", Body: "tampered", Sum: strings.Repeat("0", 40)}))
-	badThenConflict := rawPkg(t, pkgInfo("badc", "1-r0", ""), append(dirs("etc", "usr/share/badc"),
+	badThenConflict := rawPkg(t, legacyInfo("badc", "1-r0"), append(dirs("etc", "usr/share/badc"),
 		tEntry{Name: "usr/share/badc/bad", Body: "tampered", Sum: strings.Repeat("0", 40)},
 		tEntry{Name: "etc/os-release", Body: "x"}))
-	badRead := rawPkg(t, pkgInfo("badread", "1-r0", ""), append(dirs("usr/share/badread"),
+	badRead := rawPkg(t, legacyInfo("badread", "1-r0"), append(dirs("usr/share/badread"),
 		tEntry{Name: "usr/share/badread/first", Body: "fine"},
 		tEntry{Name: "usr/share/badread/second", Body: "tampered", Sum: strings.Repeat("1", 40)},
 		tEntry{Name: "usr/share/badread/third", Body: "fine"}))
-	badSkipped := rawPkg(t, pkgInfo("badskip", "1-r0", ""), append(dirs("usr/share/badskip"),
+	badSkipped := rawPkg(t, legacyInfo("badskip", "1-r0"), append(dirs("usr/share/badskip"),
 		tEntry{Name: "usr/share/badskip/first", Body: "fine"},
 		tEntry{Name: "usr/share/badskip/.keep_x", Body: "tampered", Sum: strings.Repeat("2", 40)},
 		tEntry{Name: "usr/share/badskip/third", Body: "fine"}))
-	badSymlink := rawPkg(t, pkgInfo("badlink", "1-r0", ""), append(dirs("usr/share/badlink"),
+	badSymlink := rawPkg(t, legacyInfo("badlink", "1-r0"), append(dirs("usr/share/badlink"),
 		tEntry{Name: "usr/share/badlink/l", Type: tar.TypeSymlink, Linkname: "x", Sum: strings.Repeat("3", 40)},
 		tEntry{Name: "usr/share/badlink/f", Body: "fine"}))
 	big := good("big", tEntry{Name: "usr/share/big/big", Body: strings.Repeat("0123456789abcdef", 100000)})
@@ -318,7 +318,7 @@ func TestReadAheadClosesEverything(t *testing.T) {
 		name := fmt.Sprintf("p%02d", i)
 		pkgs = append(pkgs, buildPkg(t, pkgInfo(name, "1-r0", ""), nil, append(dirs("usr/share/"+name), tEntry{Name: "usr/share/" + name + "/f", Body: strings.Repeat(name, 20000)})))
 	}
-	bad := rawPkg(t, pkgInfo("bad", "1-r0", ""), append(dirs("usr/share/bad"), tEntry{Name: "usr/share/bad/f", Body: "x", Sum: strings.Repeat("0", 40)}))
+	bad := rawPkg(t, legacyInfo("bad", "1-r0"), append(dirs("usr/share/bad"), tEntry{Name: "usr/share/bad/f", Body: "x", Sum: strings.Repeat("0", 40)}))
 	for _, c := range []struct {
 		name     string
 		failAt   int // index of a bad package, -1 for none

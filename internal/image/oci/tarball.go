@@ -70,9 +70,27 @@ func WriteTarball(path string, tag name.Tag, idx v1.ImageIndex) error {
 		return err
 	}
 
+	// The archive's size, for preallocation: every name is short enough
+	// for a single ustar header block.
+	files := []struct {
+		name string
+		data []byte
+	}{
+		{"oci-layout", []byte(ociLayoutFile)},
+		{"index.json", top},
+		{"manifest.json", manifestJSON},
+	}
+	size := int64(2*blockSize + 2*blockSize) // two directories, end of archive
+	for _, b := range ic.blobs {
+		size += blockSize + padded(b.desc.Size)
+	}
+	for _, f := range files {
+		size += blockSize + padded(int64(len(f.data)))
+	}
+
 	// Not synced (see fsutil.ReplaceFile): an archive is quick to make
 	// again, and syncing ~50 MB costs more than the rest of writing it.
-	err = fsutil.ReplaceFile(path, 0o644, func(w io.Writer) error {
+	err = fsutil.ReplaceFileSize(path, 0o644, size, func(w io.Writer) error {
 		aw := newArchiveWriter(w)
 		for _, d := range []string{"blobs/", "blobs/sha256/"} {
 			if err := aw.header(archiveHeader(d, tar.TypeDir, 0)); err != nil {
@@ -87,14 +105,7 @@ func WriteTarball(path string, tag name.Tag, idx v1.ImageIndex) error {
 				return err
 			}
 		}
-		for _, f := range []struct {
-			name string
-			data []byte
-		}{
-			{"oci-layout", []byte(ociLayoutFile)},
-			{"index.json", top},
-			{"manifest.json", manifestJSON},
-		} {
+		for _, f := range files {
 			if err := aw.header(archiveHeader(f.name, tar.TypeReg, int64(len(f.data)))); err != nil {
 				return err
 			}
@@ -194,6 +205,9 @@ func (aw *archiveWriter) close() error {
 
 // blockSize is the size of a tar block.
 const blockSize = 512
+
+// padded returns n rounded up to whole blocks.
+func padded(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize }
 
 // archiveTags returns the docker tag of each image: tag itself for a
 // single image, "<tag>-<arch>" for several.
