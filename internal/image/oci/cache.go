@@ -215,7 +215,7 @@ func writeEntry(path string, e cacheEntry, withDiffID bool) error {
 }
 
 // params names the compression parameters for cache entries, for example
-// "gzip1-1024k-pgzip1.3.0-compress1.20.3".
+// "gzip1-512k-pgzipv1.3.0-compressv1.20.3".
 func (comp compressor) params() string {
 	return fmt.Sprintf("gzip%d-%dk-%s", comp.level, BlockSize>>10, libVersions)
 }

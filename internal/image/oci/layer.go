@@ -33,8 +33,11 @@ const (
 	// BlockSize is the size of the independently compressed blocks. Each
 	// block is deflated on its own, primed with the last 16 KiB of the
 	// previous one, so the output depends on the block size but not on how
-	// many blocks are compressed at once.
-	BlockSize = 1 << 20
+	// many blocks are compressed at once. 512 KiB rather than 1 MiB halves
+	// the compressor's buffers (fresh memory is dear: a page fault per 4
+	// KiB) for a layer 0.03% larger (bench/image.sh: ~10 ms less for
+	// the 100 MB image).
+	BlockSize = 512 << 10
 )
 
 // LayerOptions configures NewLayer. The zero value compresses at

@@ -252,7 +252,7 @@ func TestCache(t *testing.T) {
 	for _, e := range ents {
 		names = append(names, e.Name())
 	}
-	if !strings.Contains(strings.Join(names, " "), "gzip1-1024k-pgzip") {
+	if !strings.Contains(strings.Join(names, " "), "gzip1-512k-pgzip") {
 		t.Errorf("cache directory holds %v", names)
 	}
 
