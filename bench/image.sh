@@ -39,7 +39,7 @@ fi
 
 "$REEF" keygen "$WORK/bench" >/dev/null
 key=$WORK/bench.rsa
-"$REEF" import-deb --log-level error --out "$WORK/repo" --signing-key "$key" "${debs[@]}"
+"$REEF" import-deb --log-level error --out "$WORK/repo" --signing-key "$key" "${debs[@]}" >/dev/null
 cat >"$WORK/image.yaml" <<YAML
 contents:
   repositories: [$WORK/repo]
