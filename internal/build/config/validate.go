@@ -242,7 +242,7 @@ func validateSteps(steps []Pipeline, parent Pos, key string) error {
 	for i, p := range steps {
 		pos := p.Pos
 		if pos.File == "" {
-			pos = Pos{File: parent.File, Line: parent.KeyLine(key), Path: joinPath(parent.Field(key), fmt.Sprintf("[%d]", i))}
+			pos = Pos{File: parent.File, Line: parent.KeyLine(key), Path: fmt.Sprintf("%s[%d]", parent.Field(key), i)}
 		}
 		switch {
 		case p.Uses != "" && p.Runs != "":
