@@ -408,6 +408,18 @@ type pkgState struct {
 	symlinks bool
 }
 
+// openPackage starts reading a package to install, streamed or read
+// ahead: its files' SHA-1 records are trusted when its datahash covers
+// them, as apk-tools trusts them (see apk.Reader.TrustDataHash).
+func openPackage(r io.Reader, lim apk.Limits) (*apk.Reader, error) {
+	ar, err := apk.NewReader(r, lim)
+	if err != nil {
+		return nil, err
+	}
+	ar.TrustDataHash()
+	return ar, nil
+}
+
 // pkgReader is what installOne reads a package with: an *apk.Reader
 // streaming it, or a package read ahead into memory (*stagedPkg), which
 // replays what the Reader returned.
@@ -453,11 +465,10 @@ func (r *run) installOne(ctx context.Context, p *Package, pre *stagedPkg) (scrip
 			return nil, wrapPkg(label, err)
 		}
 		defer rc.Close()
-		sr, err := apk.NewReader(rc, r.in.Limits)
+		sr, err := openPackage(rc, r.in.Limits)
 		if err != nil {
 			return nil, wrapPkg(label, err)
 		}
-		sr.TrustDataHash()
 		ar = sr
 	}
 	info := ar.Info()

@@ -148,12 +148,11 @@ func stagePackage(ctx context.Context, p *Package, lim apk.Limits, arena *conten
 		return s
 	}
 	defer rc.Close()
-	ar, err := apk.NewReader(rc, lim)
+	ar, err := openPackage(rc, lim)
 	if err != nil {
 		s.err = err
 		return s
 	}
-	ar.TrustDataHash() // as installOne does
 	s.info, s.ident, s.scripts = ar.Info(), ar.Identity(), ar.Scripts()
 	var scratch [64]byte
 	for n := 0; ; n++ {

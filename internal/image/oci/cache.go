@@ -255,21 +255,11 @@ func checkBlobFile(p string, digest v1.Hash, size int64) error {
 		return err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return err
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", p)
 	}
-	if !fi.Mode().IsRegular() || fi.Size() != size {
-		return fmt.Errorf("%s: not a regular file of %d bytes", p, size)
-	}
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return err
-	}
-	if got := fmt.Sprintf("%x", h.Sum(nil)); got != digest.Hex {
-		return fmt.Errorf("%s: content has digest sha256:%s", p, got)
-	}
-	return nil
+	_, err = io.Copy(io.Discard, &verifyReader{r: f, c: f, h: sha256.New(), want: digest, size: size})
+	return err
 }
 
 // cacheBlob is a compressed layer in the cache, written by this process or
