@@ -426,3 +426,41 @@ func tarFiles(t *testing.T, b []byte) map[string][]byte {
 		}
 	}
 }
+
+// An archive of layers held in the layer cache (the layer copied from its
+// cache file by the kernel) is byte-for-byte the archive of the same
+// layers held in memory, for a cold build (blobs this process wrote) and
+// a warm one (blobs checked when found), and its images read back whole.
+func TestWriteTarballFromCache(t *testing.T) {
+	dir := t.TempDir()
+	tag := mustTag(t, "example.com/reef/test:v1")
+	write := func(name string, opts LayerOptions) []byte {
+		t.Helper()
+		p := filepath.Join(dir, name)
+		if err := WriteTarball(p, tag, buildTestIndex(t, opts)); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	mem := write("mem.tar", LayerOptions{})
+	cache, err := NewCache(filepath.Join(dir, "cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"cold.tar", "warm.tar"} {
+		if got := write(name, LayerOptions{Cache: cache}); !bytes.Equal(got, mem) {
+			t.Errorf("%s differs from the archive of in-memory layers", name)
+		}
+		img, err := tarball.ImageFromPath(filepath.Join(dir, name), ptr(mustTag(t, "example.com/reef/test:v1-amd64")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := checkImage(t, img); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
